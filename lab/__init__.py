@@ -1,0 +1,1 @@
+"""The lab: a one-machine production simulation for shifter (not shipped in the wheel)."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures that start the lab (filled in by the lab runtime)."""
