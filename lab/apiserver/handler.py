@@ -1,0 +1,263 @@
+"""The HTTP request handler: authentication, authorization, faults, then the verbs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from . import errors, resources, selectors
+from .routing import Target, resource_target, split
+from .store import APPLY
+
+if TYPE_CHECKING:
+    from .server import App
+
+OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
+
+
+class _Drop(Exception):
+    """Close the connection without answering."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; keep-alive HTTP/1.1."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 120
+    server_version = "lab-apiserver"
+    sys_version = ""
+
+    @property
+    def app(self) -> App:
+        return self.server.app  # type: ignore[attr-defined,no-any-return]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    # --- plumbing ----------------------------------------------------------------------------
+    def _handle(self) -> None:
+        self._user = ""
+        self._warnings: list[str] = []
+        body = self._read_body()
+        path, query = split(self.path)
+        try:
+            code, payload, headers = self._dispatch(path, query, body)
+        except _Drop:
+            self._log(0)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        except errors.ApiError as err:
+            code, payload, headers = err.code, err.status(), err.headers
+        except Exception as exc:  # noqa: BLE001 - answered as a 500 like a real server
+            err = errors.internal(f"{type(exc).__name__}: {exc}")
+            code, payload, headers = err.code, err.status(), {}
+        self._send(code, payload, headers)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, code: int, payload: Any, headers: dict[str, str]) -> None:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for key, value in headers.items():
+            self.send_header(key, value)
+        for warning in self._warnings:
+            self.send_header("Warning", f'299 - "{warning}"'.replace('\\', '\\\\'))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self._log(code)
+
+    def _log(self, code: int) -> None:
+        ctype = self.headers.get("Content-Type", "") or ""
+        self.app.requests.append(self.command, self.path, ctype, code, self._user)
+
+    def _authenticate(self) -> str:
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            user = self.app.authorizer.user_for(auth[len("Bearer "):].strip())
+            if user:
+                return user
+        raise errors.unauthorized()
+
+    def _parse(self, body: bytes, target: Target | None = None) -> Any:
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if "protobuf" in ctype:
+            raise errors.unsupported_media_type(ctype, ["application/json", "application/yaml"])
+        try:
+            if ctype in (APPLY, "application/yaml"):
+                return yaml.safe_load(body or b"{}")
+            return json.loads(body or b"{}")
+        except (ValueError, yaml.YAMLError) as exc:
+            kind = target.rt.kind if target else "object"
+            raise errors.bad_request(f"{kind} in version \"{target.version if target else ''}\" "
+                                     f"cannot be handled as a {kind}: {exc}") from exc
+
+    # --- dispatch ----------------------------------------------------------------------------
+    def _dispatch(self, path: str, query: dict[str, str],
+                  body: bytes) -> tuple[int, Any, dict[str, str]]:
+        if path.startswith("/lab/"):
+            return self._admin(path, body)
+        if path in ("/healthz", "/readyz", "/livez"):
+            return 200, "ok", {}
+        if path == "/version":
+            return 200, resources.VERSION_INFO, {}
+        self._user = self._authenticate()
+        discovery = self._discovery(path)
+        if discovery is not None:
+            return 200, discovery, {}
+        target = resource_target(self.command, path, query)
+        if target is None:
+            raise errors.ApiError(404, "the server could not find the requested resource",
+                                  details={})
+        self._authorize(target)
+        self._faults(target)
+        if target.rt.plural == "selfsubjectaccessreviews":
+            return 201, self.app.access_review(self._user, self._parse(body, target)), {}
+        return self._verb(target, query, body)
+
+    def _discovery(self, path: str) -> Any:
+        if path == "/api":
+            return resources.api_versions()
+        if path == "/apis":
+            return resources.api_group_list()
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            found = resources.resource_list("", parts[1])
+        elif parts[0] == "apis" and len(parts) == 2:
+            found = resources.api_group(parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            found = resources.resource_list(parts[1], parts[2])
+        else:
+            return None
+        if found is None:
+            raise errors.ApiError(404, "the server could not find the requested resource",
+                                  details={})
+        return found
+
+    def _authorize(self, t: Target) -> None:
+        res = f"{t.rt.plural}/{t.subresource}" if t.subresource else t.rt.plural
+        if not self.app.authorizer.allowed(self._user, t.verb, t.rt.group, res, t.name):
+            raise errors.forbidden(self._user, t.verb, t.rt.plural, t.rt.group, t.name,
+                                   t.namespace, t.subresource)
+
+    def _faults(self, t: Target) -> None:
+        decision = self.app.faults.decide(t.verb, t.rt.plural, t.namespace, t.name)
+        if decision.latency:
+            time.sleep(decision.latency)
+        if decision.drop:
+            raise _Drop()
+        if decision.error is not None:
+            raise decision.error
+        if decision.conflict:
+            raise errors.conflict(t.rt.plural, t.rt.group, t.name)
+
+    def _verb(self, t: Target, query: dict[str, str],
+              body: bytes) -> tuple[int, Any, dict[str, str]]:
+        store = self.app.store
+        dry_run = query.get("dryRun", "")
+        if dry_run not in ("", "All"):
+            raise errors.bad_request(f"unsupported dry run setting: {dry_run!r}")
+        opts: dict[str, Any] = {"dry_run": dry_run == "All",
+                                "field_validation": self._field_validation(query)}
+        if t.verb == "get":
+            return 200, store.get_obj(t.rt, t.version, t.namespace, t.name), {}
+        if t.verb == "list":
+            return 200, self._list(t, query), {}
+        if t.verb == "create":
+            obj, self._warnings = store.create_obj(t.rt, t.version, t.namespace,
+                                                   self._parse(body, t), **opts)
+            return 201, obj, {}
+        if t.verb == "update":
+            obj, self._warnings = store.update_obj(t.rt, t.version, t.namespace, t.name,
+                                                   self._parse(body, t),
+                                                   subresource=t.subresource, **opts)
+            return 200, obj, {}
+        if t.verb == "patch":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            existed = ctype != APPLY or self._exists(t)
+            obj, self._warnings = store.patch_obj(t.rt, t.version, t.namespace, t.name, ctype,
+                                                  self._parse(body, t),
+                                                  subresource=t.subresource, **opts)
+            created = not existed
+            return (201 if created else 200), obj, {}
+        if t.verb == "delete":
+            gone = store.delete_obj(t.rt, t.namespace, t.name, dry_run=opts["dry_run"])
+            if not t.rt.builtin:
+                return 200, gone, {}
+            details: dict[str, Any] = {"name": t.name, "kind": t.rt.plural,
+                                       "uid": gone["metadata"].get("uid", "")}
+            if t.rt.group:
+                details["group"] = t.rt.group
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                         "status": "Success", "details": details}, {}
+        raise errors.method_not_allowed()
+
+    def _exists(self, t: Target) -> bool:
+        try:
+            self.app.store.get_obj(t.rt, t.version, t.namespace, t.name)
+        except errors.ApiError:
+            return False
+        return True
+
+    def _field_validation(self, query: dict[str, str]) -> str:
+        value = query.get("fieldValidation") or ("Strict" if self.app.strict_fields else "Warn")
+        if value not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f"fieldValidation: expected Strict, Warn or Ignore, "
+                                     f"got {value!r}")
+        return value
+
+    def _list(self, t: Target, query: dict[str, str]) -> dict[str, Any]:
+        label_sel = query.get("labelSelector", "")
+        field_sel = query.get("fieldSelector", "")
+        labels = selectors.label_matcher(label_sel) if label_sel else None
+        fields = selectors.field_matcher(field_sel) if field_sel else None
+
+        def match(obj: dict[str, Any]) -> bool:
+            if labels and not labels(obj.get("metadata", {}).get("labels") or {}):
+                return False
+            return not fields or fields(obj)
+
+        items, rv = self.app.store.list_objs(t.rt, t.version, t.namespace, match)
+        return {"kind": f"{t.rt.kind}List", "apiVersion": t.rt.api_version(t.version),
+                "metadata": {"resourceVersion": rv}, "items": items}
+
+    # --- /lab admin endpoints ----------------------------------------------------------------
+    def _admin(self, path: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        auth = self.headers.get("Authorization", "")
+        if auth != f"Bearer {self.app.admin_token}":
+            raise errors.unauthorized()
+        self._user = "admin"
+        if path != "/lab/faults":
+            raise errors.ApiError(404, "the server could not find the requested resource")
+        faults = self.app.faults
+        if self.command == "PUT":
+            spec = json.loads(body or b"{}")
+            try:
+                for rule in spec if isinstance(spec, list) else [spec]:
+                    faults.set_from_dict(rule)
+            except (TypeError, ValueError) as exc:
+                raise errors.bad_request(str(exc)) from exc
+        elif self.command == "DELETE":
+            faults.clear()
+        elif self.command != "GET":
+            raise errors.method_not_allowed()
+        return 200, {"rules": faults.rules()}, {}

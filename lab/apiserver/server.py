@@ -1,0 +1,254 @@
+"""`APIServer`: the emulator served over HTTPS (trustme CA) or HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import secrets
+import socket
+import ssl
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from .faults import Faults
+from .handler import Handler
+from .rbac import Authorizer
+from .store import Store
+from .validation import Validator
+
+
+def default_crd_dir() -> Path:
+    """`../shared/crds` relative to the repository root."""
+    return Path(__file__).resolve().parents[2].parent / "shared" / "crds"
+
+
+class Request(NamedTuple):
+    """One handled request, as logged for tests."""
+
+    method: str
+    path: str
+    content_type: str
+    status: int
+    user: str
+
+
+class RequestLog:
+    """A thread-safe log of handled requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Request] = []
+
+    def append(self, method: str, path: str, content_type: str, status: int, user: str) -> None:
+        with self._lock:
+            self._items.append(Request(method, path, content_type, status, user))
+
+    def snapshot(self) -> list[Request]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __iter__(self) -> Any:
+        return iter(self.snapshot())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __getitem__(self, index: int) -> Request:
+        with self._lock:
+            return self._items[index]
+
+
+class App:
+    """Server state shared by the handler threads."""
+
+    def __init__(self, store: Store, faults: Faults, authorizer: Authorizer,
+                 admin_token: str, strict_fields: bool) -> None:
+        self.store = store
+        self.faults = faults
+        self.authorizer = authorizer
+        self.admin_token = admin_token
+        self.strict_fields = strict_fields
+        self.requests = RequestLog()
+
+    def access_review(self, user: str, review: dict[str, Any]) -> dict[str, Any]:
+        """Answer a SelfSubjectAccessReview from the same rules as requests."""
+        spec = review.get("spec") or {}
+        attrs = spec.get("resourceAttributes")
+        if attrs is None:
+            allowed = True
+        else:
+            res = attrs.get("resource", "")
+            if attrs.get("subresource"):
+                res = f"{res}/{attrs['subresource']}"
+            allowed = self.authorizer.allowed(user, attrs.get("verb", ""),
+                                              attrs.get("group", ""), res, attrs.get("name", ""))
+        status: dict[str, Any] = {"allowed": allowed}
+        if allowed and user != "admin":
+            status["reason"] = f'RBAC: allowed by lab rules of user "{user}"'
+        return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], app: App, ssl_ctx: ssl.SSLContext | None) -> None:
+        super().__init__(addr, Handler)
+        self.app = app
+        self.ssl_ctx = ssl_ctx
+        self.conn_lock = threading.Lock()
+        self.conns: set[socket.socket] = set()
+        self.workers: set[threading.Thread] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        t = threading.Thread(target=self.process_request_thread, args=(request, client_address),
+                             daemon=True, name="lab-apiserver-conn")
+        with self.conn_lock:
+            self.workers = {w for w in self.workers if w.is_alive()}
+            self.workers.add(t)
+        t.start()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        conn = request
+        try:
+            if self.ssl_ctx is not None:
+                conn = self.ssl_ctx.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        with self.conn_lock:
+            self.conns.add(conn)
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            with self.conn_lock:
+                self.conns.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+    def close_connections(self) -> None:
+        with self.conn_lock:
+            conns = list(self.conns)
+            workers = list(self.workers)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for worker in workers:
+            worker.join(timeout=5)
+
+
+class APIServer:
+    """A Kubernetes API emulator. See the package docstring for what it serves."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: bool = True,
+                 crd_dir: Path | str | None = None, rbac: bool = False,
+                 deployment_ready_delay: float = 0.0, strict_fields: bool = False) -> None:
+        self.host, self.port, self.tls = host, port, tls
+        self.crd_dir = Path(crd_dir) if crd_dir is not None else default_crd_dir()
+        self.validator = Validator(self.crd_dir)
+        self.store = Store(self.validator, deployment_ready_delay)
+        self.faults = Faults()
+        self.authorizer = Authorizer(enabled=rbac)
+        self._rbac_default = rbac
+        self.admin_token = secrets.token_urlsafe(24)
+        self.authorizer.add_token(self.admin_token, "admin")
+        self._app = App(self.store, self.faults, self.authorizer, self.admin_token,
+                        strict_fields)
+        self.requests = self._app.requests
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ca_pem = b""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> APIServer:
+        ctx = None
+        if self.tls:
+            import trustme
+
+            ca = trustme.CA()
+            cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            cert.configure_cert(ctx)
+            self._ca_pem = ca.cert_pem.bytes()
+        self._httpd = _HTTPServer((self.host, self.port), self._app, ctx)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="lab-apiserver", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> APIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to a fresh state (namespaces default, kube-system; no faults, rules, log)."""
+        self.faults.clear()
+        self.authorizer.reset(enabled=self._rbac_default)
+        self.store.reset()
+        self.requests.clear()
+
+    # --- auth ----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self._ca_pem
+
+    def add_token(self, token: str, user: str) -> None:
+        self.authorizer.add_token(token, user)
+
+    def set_rules(self, user: str, rules: list[dict[str, Any]]) -> None:
+        self.authorizer.set_rules(user, rules)
+
+    def load_role(self, user: str, role_manifest: dict[str, Any]) -> None:
+        self.authorizer.load_role(user, role_manifest)
+
+    def write_kubeconfig(self, path: Path | str, *, token: str | None = None,
+                         namespace: str = "default", context: str = "lab") -> Path:
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self._ca_pem).decode()
+        config = {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": context, "cluster": cluster}],
+            "users": [{"name": context, "user": {"token": token or self.admin_token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context,
+                                                       "namespace": namespace}}],
+            "current-context": context,
+        }
+        out = Path(path)
+        out.write_text(yaml.safe_dump(config, sort_keys=False))
+        out.chmod(0o600)
+        return out
