@@ -1,0 +1,125 @@
+"""``shifter run``: the rollout."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated, Any
+
+import typer
+
+from shifter.cli.common import (
+    ContextOpt,
+    KubeconfigOpt,
+    LogLevelOpt,
+    NamespaceOpt,
+    OutputOpt,
+    check_output,
+    connect,
+    exit_codes,
+    resolve_namespace,
+    setup_logging,
+)
+
+
+def overrides(release: str, *, router: str | None, steps: str | None, bake: str | None,
+              interval: str | None, step_deadline: str | None, prometheus: str | None,
+              preset: str | None, max_error_rate: float | None, max_latency_p99: str | None,
+              min_requests: int | None, on_interrupt: str | None) -> dict[str, Any]:
+    """Flags as dotted config keys (None = not given, the file's value stands)."""
+    return {"release": release, "router.kind": router, "steps": steps, "bake": bake,
+            "interval": interval, "step_deadline": step_deadline,
+            "analysis.prometheus": prometheus, "analysis.preset": preset,
+            "analysis.max_error_rate": max_error_rate,
+            "analysis.max_latency_p99": max_latency_p99,
+            "analysis.min_requests": min_requests, "on_interrupt": on_interrupt}
+
+
+FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="shift.yaml with the "
+                                             "rollout's settings; flags override it.")]
+RouterOpt = Annotated[str | None, typer.Option(
+    "--router", help="Traffic router: nginx, gateway, istio or service.")]
+StepsOpt = Annotated[str | None, typer.Option(
+    "--steps", help="Percent of traffic on the new colour per step, e.g. 10,50,100.")]
+BakeOpt = Annotated[str | None, typer.Option("--bake", help="Time each step must stay healthy "
+                                             "before the next, e.g. 60s, 2m.")]
+IntervalOpt = Annotated[str | None, typer.Option("--interval", help="How often the SLOs are "
+                                                 "checked during a step, e.g. 10s.")]
+DeadlineOpt = Annotated[str | None, typer.Option(
+    "--step-deadline", help="Revert when a step is still inconclusive this long after its "
+                            "weight moved (default: 3x bake).")]
+PromOpt = Annotated[str | None, typer.Option(
+    "--prometheus", envvar="SHIFTER_PROMETHEUS_URL", help="Prometheus base URL.")]
+PresetOpt = Annotated[str | None, typer.Option(
+    "--preset", help="Metric source of the built-in checks: app, nginx, envoy, haproxy, istio.")]
+ErrOpt = Annotated[float | None, typer.Option("--max-error-rate", help="Highest error ratio "
+                                              "allowed on the new colour, e.g. 0.01.")]
+LatOpt = Annotated[str | None, typer.Option("--max-latency-p99", help="Highest p99 latency "
+                                            "allowed on the new colour, e.g. 500ms.")]
+MinReqOpt = Annotated[int | None, typer.Option("--min-requests", help="Requests the new "
+                                               "colour needs in a window before it can pass.")]
+DryOpt = Annotated[bool, typer.Option("--dry-run", help="Check everything and print the "
+                                      "exact writes (validated server-side); change nothing.")]
+IntrOpt = Annotated[str | None, typer.Option(
+    "--on-interrupt", help="On SIGINT/SIGTERM: revert (default) or hold the current weight.")]
+
+
+def run(
+    release: Annotated[str, typer.Argument(help="The release (its Services are "
+                                           "RELEASE-blue and RELEASE-green by default).")],
+    *,
+    file: FileOpt = None,
+    namespace: NamespaceOpt = None,
+    router: RouterOpt = None,
+    steps: StepsOpt = None,
+    bake: BakeOpt = None,
+    interval: IntervalOpt = None,
+    step_deadline: DeadlineOpt = None,
+    prometheus: PromOpt = None,
+    preset: PresetOpt = None,
+    max_error_rate: ErrOpt = None,
+    max_latency_p99: LatOpt = None,
+    min_requests: MinReqOpt = None,
+    dry_run: DryOpt = False,
+    output: OutputOpt = "text",
+    on_interrupt: IntrOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    log_level: LogLevelOpt = "info",
+) -> None:
+    """Shift traffic to the other colour step by step; revert on an SLO breach.
+
+    Resumes a recorded unfinished rollout of RELEASE whose runner is gone."""
+    output = check_output(output)
+    setup_logging(log_level)
+    with exit_codes(output):
+        from shifter import rollout
+        from shifter.config import load_config
+        from shifter.engine import Interrupt
+        from shifter.report import make_reporter
+
+        cfg = load_config(file, overrides(
+            release, router=router, steps=steps, bake=bake, interval=interval,
+            step_deadline=step_deadline, prometheus=prometheus, preset=preset,
+            max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
+            min_requests=min_requests, on_interrupt=on_interrupt))
+        client = connect(kubeconfig, context)
+        ns = resolve_namespace(namespace, cfg.namespace, client)
+        reporter = make_reporter(output)
+        try:
+            if dry_run:
+                rollout.dry_run(cfg, client, ns, reporter)
+                return
+            interrupt = Interrupt()
+
+            def handler(signum: int, frame: Any) -> None:
+                interrupt.set(signal.Signals(signum).name)
+
+            previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                outcome = rollout.run(cfg, client, ns, reporter, interrupt=interrupt)
+            finally:
+                for s, h in previous.items():
+                    signal.signal(s, h)
+        finally:
+            reporter.close()
+    raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,234 @@
+"""The release's lock and rollout record: one ``coordination.k8s.io/v1`` Lease per release.
+
+``spec.holderIdentity`` / ``renewTime`` / ``leaseDurationSeconds`` are the lock. Two
+annotations hold JSON: ``shifter.dev/state`` (written by the holder only: phase, step,
+weight, history, ...) and ``shifter.dev/request`` (written by any shell: an operator's
+``abort``/``promote``/``pause``/``resume``). Every write by the holder is a PUT carrying the
+resourceVersion it read; a 409 means someone else wrote (usually an operator's request):
+re-read, keep their request, check we still hold the lock, write again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shifter import __version__
+from shifter.errors import Conflict, LockHeld, NotFound, ShifterError
+from shifter.kube.client import KubeClient, ObjectRef, PatchType
+
+STATE_KEY = "shifter.dev/state"
+REQUEST_KEY = "shifter.dev/request"
+LEASE_DURATION = 15  # seconds without renewal after which a holder is considered gone
+REQUESTS = ("abort", "promote", "promote-force", "pause", "resume")
+
+
+class LockLost(ShifterError):
+    """Another process took the lease over while this one believed it held it."""
+
+    exit_code = 6
+
+
+def lease_ref(release: str, namespace: str) -> ObjectRef:
+    return ObjectRef("coordination.k8s.io/v1", "leases", "Lease", f"shifter-{release}",
+                     namespace)
+
+
+def now_micro(t: float | None = None) -> str:
+    """Kubernetes MicroTime."""
+    dt = datetime.fromtimestamp(time.time() if t is None else t, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def make_identity() -> str:
+    pod = os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or socket.gethostname()
+    return f"{pod}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
+
+
+def _annotation_json(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def holder_of(obj: dict[str, Any], *, now: float | None = None) -> tuple[str, float] | None:
+    """The live holder and since when it holds, or None when free or expired."""
+    spec = obj.get("spec") or {}
+    holder = spec.get("holderIdentity")
+    if not holder:
+        return None
+    renew = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+    duration = float(spec.get("leaseDurationSeconds") or LEASE_DURATION)
+    now = time.time() if now is None else now
+    if renew is None or renew + duration < now:
+        return None
+    return str(holder), parse_time(spec.get("acquireTime")) or renew
+
+
+def read_record(client: KubeClient, release: str, namespace: str) -> dict[str, Any] | None:
+    """The Lease as it is (None when there is none)."""
+    try:
+        return client.get(lease_ref(release, namespace))
+    except NotFound:
+        return None
+
+
+def state_of(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    return _annotation_json(obj, STATE_KEY) if obj else None
+
+
+def request_of(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    return _annotation_json(obj, REQUEST_KEY) if obj else None
+
+
+def post_request(client: KubeClient, release: str, namespace: str, action: str,
+                 *, by: str) -> dict[str, Any]:
+    """Record an operator's request with a merge patch of its one annotation."""
+    if action not in REQUESTS:
+        raise ValueError(action)
+    body = {"metadata": {"annotations": {REQUEST_KEY: json.dumps(
+        {"action": action, "by": by, "at": now_micro(), "id": uuid.uuid4().hex[:8]})}}}
+    return client.patch(lease_ref(release, namespace), body, PatchType.MERGE)
+
+
+class Lease:
+    """The lock held by one ``run`` (or a self-reverting ``abort``)."""
+
+    def __init__(self, client: KubeClient, release: str, namespace: str, *,
+                 identity: str | None = None, duration: int = LEASE_DURATION,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.ref = lease_ref(release, namespace)
+        self.release = release
+        self.identity = identity or make_identity()
+        self.duration = duration
+        self.clock = clock
+        self.obj: dict[str, Any] | None = None
+        self.state: dict[str, Any] = {}
+        self.last_renew = 0.0
+        self.handled_requests: set[str] = set()
+
+    # -- lock --------------------------------------------------------------------------------
+
+    def acquire(self) -> dict[str, Any] | None:
+        """Take the lock; return the recorded state (None if none). Raise LockHeld."""
+        for _ in range(10):
+            obj = read_record(self.client, self.release, self.ref.namespace or "")
+            if obj is None:
+                try:
+                    self.obj = self.client.create(self.ref, self._fresh_body())
+                except Conflict:
+                    continue
+                self.last_renew = self.clock()
+                return None
+            held = holder_of(obj, now=self.clock())
+            if held and held[0] != self.identity:
+                holder, since = held
+                raise LockHeld(f"release {self.release} is held by {holder} since "
+                               f"{now_micro(since)} (lease {self.ref.namespace}/"
+                               f"{self.ref.name}); wait for it or run "
+                               f"'shifter abort {self.release}'")
+            body = dict(obj)
+            spec = dict(body.get("spec") or {})
+            spec.update(holderIdentity=self.identity, leaseDurationSeconds=self.duration,
+                        acquireTime=now_micro(self.clock()), renewTime=now_micro(self.clock()))
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
+            body["spec"] = spec
+            try:
+                self.obj = self.client.replace(self.ref, body)
+            except Conflict:
+                continue
+            self.last_renew = self.clock()
+            # Requests made before this run started are stale unless we resume.
+            req = request_of(self.obj)
+            recorded = state_of(self.obj)
+            if req and not (recorded and recorded.get("phase") not in (None, *_FINAL)):
+                self.handled_requests.add(str(req.get("id")))
+            return recorded
+        raise LockHeld(f"could not take lease {self.ref.name}: it keeps changing")
+
+    def _fresh_body(self) -> dict[str, Any]:
+        t = now_micro(self.clock())
+        return {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": self.ref.name, "namespace": self.ref.namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "shifter",
+                                    "shifter.dev/release": self.release}},
+            "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": self.duration,
+                     "acquireTime": t, "renewTime": t, "leaseTransitions": 0},
+        }
+
+    def write(self, state: dict[str, Any] | None = None, *, release: bool = False) -> None:
+        """Renew, and record ``state`` (the whole record) if given; 409 → re-read and retry."""
+        if state is not None:
+            self.state = {**state, "version": __version__, "holder": self.identity}
+        for _ in range(10):
+            obj = self.obj or self.client.get(self.ref)
+            spec = dict(obj.get("spec") or {})
+            if spec.get("holderIdentity") not in (self.identity, None, ""):
+                raise LockLost(f"lease {self.ref.name} was taken over by "
+                               f"{spec.get('holderIdentity')}")
+            meta = dict(obj.get("metadata") or {})
+            annotations = dict(meta.get("annotations") or {})
+            if self.state:
+                annotations[STATE_KEY] = json.dumps(self.state, separators=(",", ":"))
+            req = request_of(obj)
+            if req and str(req.get("id")) in self.handled_requests:
+                annotations.pop(REQUEST_KEY, None)
+            meta["annotations"] = annotations
+            spec["renewTime"] = now_micro(self.clock())
+            if release:
+                spec["holderIdentity"] = None
+            else:
+                spec["holderIdentity"] = self.identity
+            body = {**obj, "metadata": meta, "spec": spec}
+            if release:
+                body["spec"] = {k: v for k, v in spec.items() if v is not None}
+            try:
+                self.obj = self.client.replace(self.ref, body)
+                self.last_renew = self.clock()
+                return
+            except Conflict:
+                self.obj = self.client.get(self.ref)
+        raise LockLost(f"lease {self.ref.name} kept changing; cannot record the state")
+
+    def poll(self) -> dict[str, Any] | None:
+        """Re-read the lease; return a new operator request (once), or None."""
+        self.obj = self.client.get(self.ref)
+        spec = self.obj.get("spec") or {}
+        if spec.get("holderIdentity") not in (self.identity, None, ""):
+            raise LockLost(f"lease {self.ref.name} was taken over by {spec['holderIdentity']}")
+        req = request_of(self.obj)
+        if req and str(req.get("id")) not in self.handled_requests:
+            self.handled_requests.add(str(req.get("id")))
+            return req
+        return None
+
+    def due_for_renewal(self) -> bool:
+        return self.clock() - self.last_renew >= self.duration / 3
+
+    def release_lock(self) -> None:
+        self.write(release=True)
+
+
+_FINAL = ("promoted", "rolled_back", "aborted", "held", "failed")

@@ -1,0 +1,170 @@
+"""What people and CI see: rollout events as text lines or JSON lines on stdout.
+
+``text`` is for people: one plain line per event (with a coloured, live-updating view when
+stdout is a terminal); ``json`` is one JSON object per line, ending with a ``summary``
+event, for CI. Logs are separate (structlog on stderr). With ``GITHUB_STEP_SUMMARY`` set,
+a Markdown summary is appended there at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol, TextIO
+
+from shifter.durations import format_duration
+
+
+class Reporter(Protocol):
+    def emit(self, event: str, **fields: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _fmt_value(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _check_line(check: Mapping[str, Any]) -> str:
+    return f"    {check.get('verdict', '?'):<12} {check.get('check')}: {check.get('reason', '')}"
+
+
+class TextReporter:
+    """Plain lines for people; colour when on a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, *, verbose_queries: bool = True) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.verbose_queries = verbose_queries
+        self.started = time.monotonic()
+        self._shown_queries: set[str] = set()
+
+    def _line(self, text: str, style: str = "") -> None:
+        stamp = f"[{format_duration(time.monotonic() - self.started):>6}] "
+        if self.tty and style:
+            codes = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
+            text = f"\033[{codes[style]}m{text}\033[0m"
+        self.stream.write(stamp + text + "\n")
+        self.stream.flush()
+
+    def emit(self, event: str, **f: Any) -> None:
+        handler = getattr(self, f"_on_{event}", None)
+        if handler is not None:
+            handler(f)
+        else:
+            msg = f.get("message") or ", ".join(f"{k}={_fmt_value(v)}" for k, v in f.items())
+            self._line(f"{event}: {msg}")
+
+    def _on_plan(self, f: Mapping[str, Any]) -> None:
+        steps = " -> ".join(f"{w}%" for w in f["steps"])
+        self._line(f"rollout {f['namespace']}/{f['release']} via {f['router']}: "
+                   f"{f['live']} -> {f['new']} in steps {steps} "
+                   f"(bake {format_duration(f['bake'])}, every "
+                   f"{format_duration(f['interval'])})", "bold")
+        for c in f.get("changes", []):
+            self._line(f"  would {c['verb']} {c['object']}: {c['summary']}")
+            self._line(f"    {c['patch_type'] or 'application/json'}: "
+                       f"{json.dumps(c['body'], sort_keys=True)}", "dim")
+
+    def _on_preflight(self, f: Mapping[str, Any]) -> None:
+        self._line(f"pre-flight: {f['message']}")
+
+    def _on_step(self, f: Mapping[str, Any]) -> None:
+        self._line(f"step {f['step'] + 1}/{f['steps']}: {f['weight']}% of traffic on "
+                   f"{f['new']}", "bold")
+
+    def _on_verdict(self, f: Mapping[str, Any]) -> None:
+        style = {"pass": "green", "fail": "red"}.get(f["verdict"], "yellow")
+        self._line(f"step {f['step'] + 1} at {f['weight']}% after "
+                   f"{format_duration(f['elapsed'])}: {f['verdict']}", style)
+        for check in f.get("checks", []):
+            self.stream.write(_check_line(check) + "\n")
+            q = check.get("query", "")
+            if self.verbose_queries and q and q not in self._shown_queries:
+                self._shown_queries.add(q)
+                self.stream.write(f"      query: {q}\n")
+        self.stream.flush()
+
+    def _on_request(self, f: Mapping[str, Any]) -> None:
+        self._line(f"operator request: {f['action']} (by {f.get('by', '?')})", "yellow")
+
+    def _on_revert(self, f: Mapping[str, Any]) -> None:
+        self._line(f"REVERTING: all traffic back to {f['live']}: {f['reason']}", "red")
+
+    def _on_reverted(self, f: Mapping[str, Any]) -> None:
+        self._line(f"reverted in {format_duration(f['seconds'])}: 100% on {f['live']}", "red")
+
+    def _on_promote(self, f: Mapping[str, Any]) -> None:
+        self._line(f"promoting {f['new']}: {f['reason']}", "green")
+
+    def _on_summary(self, f: Mapping[str, Any]) -> None:
+        style = "green" if f["exit_code"] == 0 else "red"
+        self._line(f"{f['outcome']} (exit {f['exit_code']}): {f['reason']}", style)
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class JsonReporter:
+    """One JSON object per line."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def emit(self, event: str, **fields: Any) -> None:
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        self.stream.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class Recorder:
+    """Keeps every event for the Markdown summary while passing them on."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.events.append((event, fields))
+        self.inner.emit(event, **fields)
+
+    def close(self) -> None:
+        path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if path:
+            try:
+                with open(path, "a") as fh:
+                    fh.write(markdown_summary(self.events))
+            except OSError:
+                pass
+        self.inner.close()
+
+
+def markdown_summary(events: list[tuple[str, dict[str, Any]]]) -> str:
+    plan = next((f for e, f in events if e == "plan"), {})
+    summary = next((f for e, f in reversed(events) if e == "summary"), {})
+    lines = [f"### shifter: {plan.get('namespace', '?')}/{plan.get('release', '?')} "
+             f"{summary.get('outcome', 'unfinished')}", ""]
+    if summary:
+        lines += [f"**{summary.get('reason', '')}** (exit {summary.get('exit_code')})", ""]
+    lines += ["| step | weight | verdict | checks |", "| --- | --- | --- | --- |"]
+    for e, f in events:
+        if e == "verdict":
+            checks = "<br>".join(f"{c.get('check')}: {c.get('reason', '')}"
+                                 for c in f.get("checks", []))
+            lines.append(f"| {f['step'] + 1} | {f['weight']}% | {f['verdict']} | {checks} |")
+    return "\n".join(lines) + "\n\n"
+
+
+def make_reporter(output: str, stream: TextIO | None = None) -> Recorder:
+    inner: Reporter = JsonReporter(stream) if output == "json" else TextReporter(stream)
+    return Recorder(inner)

@@ -1,0 +1,225 @@
+"""The ``run``, ``--dry-run`` and ``validate`` flows: pre-flight, lock, resume, engine.
+
+Order matters for the "nothing changed" promise: everything that can refuse (config, router
+objects, Deployments, Services, queries, smoke checks) runs before the first write; the
+Lease is the first write, and the router's weight the second.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import structlog
+
+from shifter import retry, wiring
+from shifter.analysis.analyzer import Analyzer
+from shifter.config import Config
+from shifter.engine import Engine, Interrupt, Outcome
+from shifter.errors import InvalidInput, ShifterError
+from shifter.kevents import EventRecorder
+from shifter.kube.client import KubeClient
+from shifter.lease import Lease
+from shifter.notify import Notifier
+from shifter.plan import Plan, make_plan
+from shifter.preflight import check_deployment, check_queries, check_services
+from shifter.report import Reporter
+from shifter.routers.base import Colour, Router, Split, Target
+from shifter.smoke import raise_if_failed, run_smoke_checks
+from shifter.state import Phase
+
+log = structlog.get_logger("shifter.rollout")
+
+RESUMABLE = {Phase.PENDING.value, Phase.SHIFTING.value, Phase.PAUSED.value,
+             Phase.PROMOTING.value, Phase.REVERTING.value, Phase.HELD.value}
+
+
+def build_plan(cfg: Config, router: Router) -> Plan:
+    return make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval,
+                     deadline=cfg.step_deadline, supports_partial=router.supports_partial,
+                     max_consecutive_failures=cfg.failure_limits.consecutive,
+                     max_total_failures=cfg.failure_limits.total)
+
+
+def _read_split(router: Router) -> Split:
+    split = retry.kube(router.read, what="read the router")
+    if split.weight is None:
+        raise InvalidInput("router: cannot tell how traffic is split now (objects edited by "
+                           "hand?); fix the router objects or run 'shifter abort'")
+    return split
+
+
+def _change_dict(c: Any) -> dict[str, Any]:
+    return {"object": str(c.ref), "verb": c.verb, "summary": c.summary, "body": c.body,
+            "patch_type": c.patch_type.value if c.patch_type else None}
+
+
+class Prepared:
+    """Everything checked and built, nothing changed yet."""
+
+    def __init__(self, cfg: Config, client: KubeClient, namespace: str,
+                 reporter: Reporter) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.namespace = namespace
+        self.reporter = reporter
+        self.target: Target = wiring.make_target(cfg, namespace)
+        self.router: Router = wiring.make_router(cfg, client, self.target)
+        self.plan: Plan = build_plan(cfg, self.router)
+        self.split: Split | None = None
+        self.analyzer: Analyzer | None = None
+
+    def check_cluster(self) -> Split:
+        retry.kube(self.router.check, what="check the router objects")
+        check_services(self.client, self.target)
+        self.split = _read_split(self.router)
+        return self.split
+
+    def check_new(self, new: Colour) -> None:
+        why = retry.kube(lambda: check_deployment(
+            self.client, self.namespace, self.cfg.deployment(new.value), new),
+            what="read the Deployment")
+        self.reporter.emit("preflight", check="deployment",
+                           message=f"Deployment {self.cfg.deployment(new.value)}: {why}")
+        self.analyzer = wiring.make_analyzer(self.cfg, self.target, new)
+        n = retry.prometheus(lambda: check_queries(self._analyzer()), what="pre-flight queries")
+        self.reporter.emit("preflight", check="queries",
+                           message=f"{n} queries parse and return data for "
+                                   f"{self.target.service(new.other)}")
+
+    def smoke(self, new: Colour) -> None:
+        checks = wiring.make_smoke(self.cfg)
+        if not checks:
+            return
+        results = run_smoke_checks(checks, service=self.target.service(new),
+                                   namespace=self.namespace, colour=new.value)
+        for r in results:
+            self.reporter.emit("preflight", check="smoke", message=f"smoke {r.name}: "
+                               f"{'ok' if r.ok else 'FAILED'} ({r.status or r.error})")
+        raise_if_failed(results)
+
+    def _analyzer(self) -> Analyzer:
+        assert self.analyzer is not None
+        return self.analyzer
+
+    def plan_event(self, new: Colour, changes: list[dict[str, Any]] | None = None) -> None:
+        self.reporter.emit("plan", release=self.cfg.release, namespace=self.namespace,
+                           router=self.cfg.router_kind, live=self.target.service(new.other),
+                           new=self.target.service(new), steps=list(self.plan.weights),
+                           bake=self.plan.steps[0].bake, interval=self.plan.interval,
+                           deadline=self.plan.steps[0].deadline, changes=changes or [])
+
+
+def validate(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter) -> int:
+    """Config, cluster objects and queries; changes nothing."""
+    p = Prepared(cfg, client, namespace, reporter)
+    split = p.check_cluster()
+    p.check_new(split.new)
+    p.plan_event(split.new)
+    reporter.emit("summary", outcome="valid", exit_code=0,
+                  reason=f"{cfg.release}: {split.live.value} live, {split.weight}% on "
+                         f"{split.new.value}; config, objects and queries are valid")
+    return 0
+
+
+def dry_run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter) -> int:
+    """Pre-flight and the exact writes of every step, sent with dryRun=All."""
+    p = Prepared(cfg, client, namespace, reporter)
+    split = p.check_cluster()
+    new = split.new
+    p.check_new(new)
+    changes: list[dict[str, Any]] = []
+    for step in p.plan.steps:
+        for c in p.router.set_weight(new, step.weight, dry_run=True):
+            changes.append({**_change_dict(c), "step": step.index + 1})
+    changes += [{**_change_dict(c), "step": "promote"} for c in p.router.promote(new,
+                                                                                 dry_run=True)]
+    changes += [{**_change_dict(c), "step": "revert"} for c in p.router.revert(new,
+                                                                               dry_run=True)]
+    p.plan_event(new, changes)
+    reporter.emit("summary", outcome="dry-run", exit_code=0,
+                  reason=f"nothing changed; {len(changes)} writes validated by the API server")
+    return 0
+
+
+def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
+        interrupt: Interrupt, identity: str | None = None) -> Outcome:
+    """The real thing."""
+    p = Prepared(cfg, client, namespace, reporter)
+    split = p.check_cluster()
+    lease = Lease(client, cfg.release, namespace, identity=identity)
+    recorded = lease.acquire()
+    try:
+        return _run_locked(p, lease, split, recorded, interrupt)
+    except BaseException:
+        try:
+            lease.release_lock()
+        except ShifterError as exc:
+            log.warning("could not release the lease", error=str(exc))
+        raise
+
+
+def _run_locked(p: Prepared, lease: Lease, split: Split, recorded: dict[str, Any] | None,
+                interrupt: Interrupt) -> Outcome:
+    cfg = p.cfg
+    resume = bool(recorded and recorded.get("phase") in RESUMABLE and
+                  recorded.get("phase") != Phase.PENDING.value)
+    new = Colour(recorded["new"]) if resume and recorded else split.new
+    if resume and recorded:
+        p.reporter.emit("preflight", check="resume",
+                        message=f"resuming the recorded rollout at step "
+                                f"{int(recorded.get('step', 0)) + 1} ({recorded.get('phase')}, "
+                                f"router at {split.weight}% on {new.value})")
+    elif split.weight:
+        log.warning("traffic is already partly on the other colour; starting from step 1",
+                    weight=split.weight)
+    events = EventRecorder(p.client, p.router.objects()[0], identity=lease.identity)
+    notifier: Notifier | None = wiring.make_notifier(cfg, p.namespace)
+    engine = Engine(router=p.router, analyzer=None,  # type: ignore[arg-type]
+                    plan=p.plan, target=p.target, new=new, reporter=p.reporter, lease=lease,
+                    events=events, notifier=notifier, interrupt=interrupt,
+                    on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router))
+    if resume and recorded:
+        engine.history = list(recorded.get("history") or [])
+    try:
+        try:
+            p.check_new(new)
+            p.smoke(new)
+        except ShifterError:
+            if resume and split.weight:
+                # Unverified traffic on the new colour and we cannot check it: put it back.
+                engine.analyzer = _NullAnalyzer()  # type: ignore[assignment]
+                engine.run(start_step=int(recorded.get("step", 0)) if recorded else 0,
+                           resume_phase=Phase.REVERTING.value, resume_cause="error")
+            raise
+        engine.analyzer = p._analyzer()
+        p.plan_event(new)
+        if resume and recorded:
+            outcome = engine.run(start_step=min(int(recorded.get("step", 0)), p.plan.last),
+                                 resume_phase=str(recorded.get("phase")),
+                                 resume_cause=recorded.get("revert_cause"))
+        else:
+            outcome = engine.run()
+    finally:
+        if notifier is not None:
+            notifier.close()
+    summary = {**asdict(outcome), "phase": outcome.phase.value}
+    p.reporter.emit("summary", outcome=outcome.phase.value, exit_code=outcome.exit_code,
+                    reason=outcome.reason, revert_seconds=outcome.revert_seconds,
+                    history=engine.history, new=p.target.service(new),
+                    live=p.target.service(new.other))
+    log.info("rollout finished", **{k: v for k, v in summary.items() if k != "phase"},
+             phase=summary["phase"])
+    if outcome.phase is not Phase.HELD:
+        pass
+    return outcome
+
+
+class _NullAnalyzer:
+    def evaluate(self, window: float) -> list[Any]:
+        return []
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str)

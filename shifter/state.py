@@ -1,0 +1,340 @@
+"""The rollout state machine: phases, events, actions and one literal transition table.
+
+No I/O and no clock: time arrives inside events, so the whole machine runs in unit tests
+without sleeping (the h11 model). ``advance(state, event)`` returns the next state and the
+actions the engine must carry out; the engine reports their outcome as further events.
+An event that the table does not allow in the current phase raises ``IllegalTransition``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from shifter.analysis.verdict import Verdict
+from shifter.plan import Plan
+
+
+class Phase(StrEnum):
+    """Where a rollout is."""
+
+    PENDING = "pending"  # nothing checked or changed yet
+    SHIFTING = "shifting"  # a step's weight is set (or being set); its checks are running
+    PAUSED = "paused"  # an operator holds the weight; checks still run and a fail reverts
+    PROMOTING = "promoting"  # the new colour is being made the live one
+    REVERTING = "reverting"  # all traffic is being put back on the old colour
+    PROMOTED = "promoted"  # done: the new colour is live (exit 0)
+    ROLLED_BACK = "rolled_back"  # done: a check failed or stayed inconclusive; old colour (3)
+    ABORTED = "aborted"  # done: an operator or a signal stopped it; old colour (4)
+    HELD = "held"  # done: interrupted with --on-interrupt hold; weight left as it was (4)
+    FAILED = "failed"  # done: shifter could not go on (cluster/Prometheus); see reason (5)
+
+    @property
+    def is_final(self) -> bool:
+        """No more transitions: the process may exit."""
+        return self in _FINAL
+
+    @property
+    def is_active(self) -> bool:
+        """Traffic may be on the new colour and analysis is running."""
+        return self in (Phase.SHIFTING, Phase.PAUSED)
+
+    @property
+    def exit_code(self) -> int:
+        return _EXIT[self]
+
+
+_FINAL = frozenset({Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.HELD, Phase.FAILED})
+_EXIT = {Phase.PROMOTED: 0, Phase.ROLLED_BACK: 3, Phase.ABORTED: 4, Phase.HELD: 4,
+         Phase.FAILED: 5, Phase.PENDING: 1, Phase.SHIFTING: 1, Phase.PAUSED: 1,
+         Phase.PROMOTING: 1, Phase.REVERTING: 1}
+
+
+class RevertCause(StrEnum):
+    """Why traffic goes back to the old colour; decides the final phase."""
+
+    SLO = "slo"  # a check failed: rolled_back
+    DEADLINE = "deadline"  # a step stayed inconclusive until its deadline: rolled_back
+    ABORT = "abort"  # an operator asked: aborted
+    SIGNAL = "signal"  # SIGINT/SIGTERM: aborted
+    ERROR = "error"  # shifter could not go on: failed
+
+
+_REVERT_FINAL = {RevertCause.SLO: Phase.ROLLED_BACK, RevertCause.DEADLINE: Phase.ROLLED_BACK,
+                 RevertCause.ABORT: Phase.ABORTED, RevertCause.SIGNAL: Phase.ABORTED,
+                 RevertCause.ERROR: Phase.FAILED}
+
+
+# -- events (what happened) ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Start:
+    """Pre-flight passed: move to ``step`` (0, or the recorded one when resuming)."""
+
+    now: float
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class WeightApplied:
+    """The router confirmed the current step's weight at ``now``; its clock starts."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One analysis tick: the combined verdict of every check at ``now``."""
+
+    now: float
+    verdict: Verdict
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Request:
+    """An operator's request: ``abort``, ``promote``, ``promote-force``, ``pause``, ``resume``."""
+
+    now: float
+    action: str
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """SIGINT/SIGTERM; ``hold`` leaves the weight where it is."""
+
+    now: float
+    hold: bool = False
+
+
+@dataclass(frozen=True)
+class Broken:
+    """Shifter cannot go on (cluster or Prometheus unreachable past retries)."""
+
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The pending promote or revert write finished."""
+
+    now: float
+
+
+Event = Start | WeightApplied | Sample | Request | Interrupted | Broken | Done
+
+
+# -- actions (what the engine must do) -------------------------------------------------------
+
+@dataclass(frozen=True)
+class SetWeight:
+    step: int
+    weight: int
+
+
+@dataclass(frozen=True)
+class Revert:
+    cause: RevertCause
+    reason: str
+
+
+@dataclass(frozen=True)
+class Promote:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """Leave traffic as it is and let go of the lock (``--on-interrupt hold``)."""
+
+    reason: str
+
+
+Action = SetWeight | Revert | Promote | Release
+
+
+# -- state -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class State:
+    """Everything the machine knows. ``since`` is when the current step's weight took
+    effect (None while it is being set); ``paused_for`` is time spent paused in this step."""
+
+    phase: Phase = Phase.PENDING
+    step: int = 0
+    since: float | None = None
+    paused_at: float | None = None
+    paused_for: float = 0.0
+    consecutive_failures: int = 0
+    total_failures: int = 0
+    last_verdict: Verdict | None = None
+    promote_requested: bool = False
+    revert_cause: RevertCause | None = None
+    reason: str = ""
+
+    def elapsed(self, now: float) -> float:
+        """Time the current step has run, not counting pauses."""
+        if self.since is None:
+            return 0.0
+        paused = self.paused_for + (now - self.paused_at if self.paused_at is not None else 0.0)
+        return max(0.0, now - self.since - paused)
+
+
+class IllegalTransition(Exception):
+    """An event that the current phase does not accept."""
+
+
+Outcome = tuple[State, list[Action]]
+
+
+def _set_step(s: State, plan: Plan, step: int) -> Outcome:
+    new = replace(s, phase=Phase.SHIFTING, step=step, since=None, paused_at=None,
+                  paused_for=0.0, consecutive_failures=0, total_failures=0,
+                  last_verdict=None)
+    return new, [SetWeight(step, plan.steps[step].weight)]
+
+
+def _revert(s: State, cause: RevertCause, reason: str) -> Outcome:
+    return (replace(s, phase=Phase.REVERTING, revert_cause=cause, reason=reason),
+            [Revert(cause, reason)])
+
+
+def _promote(s: State, reason: str) -> Outcome:
+    return replace(s, phase=Phase.PROMOTING, reason=reason), [Promote(reason)]
+
+
+def _on_start(s: State, e: Start, plan: Plan) -> Outcome:
+    if not 0 <= e.step <= plan.last:
+        raise IllegalTransition(f"no step {e.step} in a plan of {len(plan.steps)}")
+    return _set_step(s, plan, e.step)
+
+
+def _on_weight_applied(s: State, e: WeightApplied, plan: Plan) -> Outcome:
+    return replace(s, since=e.now), []
+
+
+def _on_sample(s: State, e: Sample, plan: Plan) -> Outcome:
+    if s.since is None:  # the weight is still being written: nothing to judge yet
+        return s, []
+    step = plan.steps[s.step]
+    if e.verdict is Verdict.FAIL:
+        s = replace(s, consecutive_failures=s.consecutive_failures + 1,
+                    total_failures=s.total_failures + 1, last_verdict=e.verdict)
+        if (s.consecutive_failures >= plan.max_consecutive_failures
+                or s.total_failures >= plan.max_total_failures):
+            return _revert(s, RevertCause.SLO, e.reason or "a check failed")
+        return s, []
+    s = replace(s, consecutive_failures=0, last_verdict=e.verdict)
+    if s.phase is Phase.PAUSED:
+        return s, []
+    elapsed = s.elapsed(e.now)
+    if e.verdict is Verdict.PASS and (s.promote_requested or elapsed >= step.bake):
+        if s.promote_requested or s.step == plan.last:
+            return _promote(s, "operator asked to promote" if s.promote_requested
+                            else "every step passed")
+        return _set_step(s, plan, s.step + 1)
+    if elapsed >= step.deadline:
+        why = e.reason or "no verdict"
+        return _revert(s, RevertCause.DEADLINE,
+                       f"step {s.step + 1} ({step.weight}%) still not passing at its "
+                       f"deadline: {why}")
+    return s, []
+
+
+def _on_request(s: State, e: Request, plan: Plan) -> Outcome:
+    if e.action == "abort":
+        return _revert(s, RevertCause.ABORT, "aborted by an operator")
+    if e.action == "promote-force":
+        return _promote(s, "promoted by an operator (forced, analysis skipped)")
+    if e.action == "promote":
+        return replace(s, promote_requested=True), []
+    if e.action == "pause":
+        if s.phase is Phase.PAUSED:
+            return s, []
+        return replace(s, phase=Phase.PAUSED, paused_at=e.now), []
+    if e.action == "resume":
+        if s.phase is not Phase.PAUSED or s.paused_at is None:
+            return s, []
+        return replace(s, phase=Phase.SHIFTING, paused_at=None,
+                       paused_for=s.paused_for + (e.now - s.paused_at)), []
+    raise IllegalTransition(f"unknown request {e.action!r}")
+
+
+def _on_interrupted(s: State, e: Interrupted, plan: Plan) -> Outcome:
+    if e.hold:
+        reason = "interrupted; weight held as requested (--on-interrupt hold)"
+        return replace(s, phase=Phase.HELD, reason=reason), [Release(reason)]
+    return _revert(s, RevertCause.SIGNAL, "interrupted by a signal")
+
+
+def _on_broken(s: State, e: Broken, plan: Plan) -> Outcome:
+    return _revert(s, RevertCause.ERROR, e.reason)
+
+
+def _on_broken_pending(s: State, e: Broken, plan: Plan) -> Outcome:
+    return replace(s, phase=Phase.FAILED, reason=e.reason), []
+
+
+def _on_done_promoting(s: State, e: Done, plan: Plan) -> Outcome:
+    return replace(s, phase=Phase.PROMOTED), []
+
+
+def _on_done_reverting(s: State, e: Done, plan: Plan) -> Outcome:
+    assert s.revert_cause is not None
+    return replace(s, phase=_REVERT_FINAL[s.revert_cause]), []
+
+
+def _ignore(s: State, e: Event, plan: Plan) -> Outcome:
+    return s, []
+
+
+def _interrupt_pending(s: State, e: Interrupted, plan: Plan) -> Outcome:
+    return replace(s, phase=Phase.ABORTED, reason="interrupted before any traffic moved"), []
+
+
+def _abort_pending(s: State, e: Request, plan: Plan) -> Outcome:
+    if e.action == "abort":
+        return replace(s, phase=Phase.ABORTED, reason="aborted before any traffic moved"), []
+    return s, []
+
+
+Handler = Callable[[State, "Event", Plan], Outcome]
+
+# The whole protocol. A pair missing here is an illegal transition.
+TRANSITIONS: dict[tuple[Phase, type], Callable[..., Outcome]] = {
+    (Phase.PENDING, Start): _on_start,
+    (Phase.PENDING, Interrupted): _interrupt_pending,
+    (Phase.PENDING, Request): _abort_pending,
+    (Phase.PENDING, Broken): _on_broken_pending,
+    (Phase.SHIFTING, WeightApplied): _on_weight_applied,
+    (Phase.SHIFTING, Sample): _on_sample,
+    (Phase.SHIFTING, Request): _on_request,
+    (Phase.SHIFTING, Interrupted): _on_interrupted,
+    (Phase.SHIFTING, Broken): _on_broken,
+    (Phase.PAUSED, WeightApplied): _on_weight_applied,
+    (Phase.PAUSED, Sample): _on_sample,
+    (Phase.PAUSED, Request): _on_request,
+    (Phase.PAUSED, Interrupted): _on_interrupted,
+    (Phase.PAUSED, Broken): _on_broken,
+    (Phase.PROMOTING, Done): _on_done_promoting,
+    (Phase.PROMOTING, Broken): _on_broken_pending,  # a verified colour: never half-revert
+    (Phase.PROMOTING, Sample): _ignore,
+    (Phase.PROMOTING, Request): _ignore,
+    (Phase.PROMOTING, Interrupted): _ignore,  # finishing a promote is safer than half of one
+    (Phase.REVERTING, Done): _on_done_reverting,
+    (Phase.REVERTING, Sample): _ignore,
+    (Phase.REVERTING, Request): _ignore,
+    (Phase.REVERTING, Interrupted): _ignore,  # a second SIGINT never stops a revert
+    (Phase.REVERTING, Broken): _on_broken_pending,  # the revert itself could not finish
+}
+
+
+def advance(state: State, event: Event, plan: Plan) -> Outcome:
+    """The next state and the actions to carry out; raise IllegalTransition if not allowed."""
+    handler = TRANSITIONS.get((state.phase, type(event)))
+    if handler is None:
+        raise IllegalTransition(f"{type(event).__name__} is not allowed in phase "
+                                f"{state.phase.value}")
+    return handler(state, event, plan)

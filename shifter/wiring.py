@@ -1,0 +1,68 @@
+"""Builds the parts of a rollout from a validated ``Config``: target, router, analyzer,
+notifier, smoke checks. The only module that knows how config sections map onto parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shifter.analysis.analyzer import Analyzer
+from shifter.analysis.checks import CheckKind, CheckSpec, RenderContext
+from shifter.analysis.presets import build_checks
+from shifter.analysis.prometheus import PrometheusSource
+from shifter.config import Config
+from shifter.kube.client import KubeClient
+from shifter.notify import Notifier, Webhook
+from shifter.routers.base import Colour, Router, Target
+from shifter.routers.registry import build_router
+from shifter.smoke import SmokeCheck
+
+
+def make_target(cfg: Config, namespace: str) -> Target:
+    return Target(namespace=namespace, release=cfg.release,
+                  blue_service=cfg.service("blue"), green_service=cfg.service("green"))
+
+
+def make_router(cfg: Config, client: KubeClient, target: Target,
+                router_cfg: Mapping[str, Any] | None = None) -> Router:
+    section = dict(router_cfg if router_cfg is not None else cfg.router)
+    kind = str(section.pop("kind", cfg.router_kind))
+    return build_router(kind, client, target, section)
+
+
+def make_checks(cfg: Config) -> list[CheckSpec]:
+    a = cfg.analysis
+    custom = [CheckSpec(name=c.name, kind=CheckKind(c.kind), query=c.query, max=c.max,
+                        max_over_baseline=c.max_over_baseline, quantile=c.quantile,
+                        min_requests=a.min_requests, alpha=a.alpha) for c in a.checks]
+    return build_checks(preset=a.preset, max_error_rate=a.max_error_rate,
+                        max_latency=a.max_latency_p99,
+                        max_error_rate_over_baseline=a.max_error_rate_over_baseline,
+                        max_latency_over_baseline=a.max_latency_over_baseline,
+                        min_requests=a.min_requests, alpha=a.alpha, custom=custom)
+
+
+def make_analyzer(cfg: Config, target: Target, new: Colour,
+                  source: PrometheusSource | None = None) -> Analyzer:
+    src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout)
+    router = cfg.router
+    name = str(router.get("ingress") or router.get("route") or router.get("virtual_service")
+               or router.get("service") or cfg.release)
+    ctx = RenderContext(namespace=target.namespace, release=cfg.release,
+                        live_service=target.service(new.other),
+                        new_service=target.service(new), ingress=name, route=name, extra={})
+    return Analyzer(src, make_checks(cfg), ctx)
+
+
+def make_smoke(cfg: Config) -> list[SmokeCheck]:
+    return [SmokeCheck(url=s.url, expect_status=s.expect_status, timeout=s.timeout,
+                       retries=s.retries, method=s.method, name=s.name or s.url)
+            for s in cfg.smoke]
+
+
+def make_notifier(cfg: Config, namespace: str) -> Notifier | None:
+    if not cfg.notify:
+        return None
+    hooks = [Webhook(url=n.resolved_url(), format=n.format,
+                     events=frozenset(n.events) if n.events else None) for n in cfg.notify]
+    return Notifier(hooks, release=cfg.release, namespace=namespace)
