@@ -309,7 +309,7 @@ class NginxRouter:
             expected = min(100, percent(int(raw), view.total))  # what the total can express
         send(self.client, change, dry_run=dry_run)
         if not dry_run:
-            self._verify(Split(live, expected) if colour is new else Split(live, 100 - expected))
+            self._verify(Split(live, expected))  # the canary always carries live.other
         return [change]
 
     def promote(self, new: Colour, *, dry_run: bool = False) -> list[Change]:
