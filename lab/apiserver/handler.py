@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import errors, resources, selectors
+from . import errors, openapi, protobuf, resources, selectors
 from .routing import Target, resource_target, split
 from .store import APPLY
 
@@ -100,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _parse(self, body: bytes, target: Target | None = None) -> Any:
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
-        if "protobuf" in ctype:
+        if "protobuf" in ctype and not body.startswith(protobuf.MAGIC):
             raise errors.unsupported_media_type(ctype, ["application/json", "application/yaml"])
         try:
             if ctype in (APPLY, "application/yaml"):
@@ -121,6 +121,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/version":
             return 200, resources.VERSION_INFO, {}
         self._user = self._authenticate()
+        if path.startswith("/openapi/"):
+            return self._openapi(path)
         discovery = self._discovery(path)
         if discovery is not None:
             return 200, discovery, {}
@@ -131,8 +133,20 @@ class Handler(BaseHTTPRequestHandler):
         self._authorize(target)
         self._faults(target)
         if target.rt.plural == "selfsubjectaccessreviews":
-            return 201, self.app.access_review(self._user, self._parse(body, target)), {}
+            review = protobuf.access_review(body) if body.startswith(protobuf.MAGIC) \
+                else self._parse(body, target)
+            return 201, self.app.access_review(self._user, review), {}
         return self._verb(target, query, body)
+
+    def _openapi(self, path: str) -> tuple[int, Any, dict[str, str]]:
+        if path == "/openapi/v3":
+            return 200, openapi.root(), {}
+        if path.startswith("/openapi/v3/"):
+            doc = openapi.group_version(path[len("/openapi/v3/"):])
+            if doc is not None:
+                return 200, doc, {}
+        raise errors.ApiError(404, "the server could not find the requested resource",
+                              details={})
 
     def _discovery(self, path: str) -> Any:
         if path == "/api":
