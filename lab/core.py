@@ -144,16 +144,27 @@ class Lab:
         self._write_info()
         self.wait_for_metrics(timeout=max(1.0, self.ready_timeout - (time.monotonic() - t0)))
 
-    def wait_for_metrics(self, timeout: float = 30.0) -> None:
-        """Wait until Prometheus has rate() data for both colours."""
+    def wait_for_metrics(self, timeout: float = 30.0, *, after: float | None = None) -> None:
+        """Wait until Prometheus has rate() data for both colours.
+
+        With `after` (wall-clock seconds), the newest samples must also be newer than that
+        (e.g. the time Prometheus was restarted).
+        """
         prom = self.prometheus
         assert prom is not None
         want = {f"{self.release}-{c}" for c in COLOURS}
-        query = (f'count by (service) (rate(http_requests_total{{namespace="{self.namespace}",'
-                 f'job="{self.release}"}}[5s]))')
-        wait_until(lambda: want <= set(prom.values_by(query, "service")), timeout=timeout,
-                   interval=0.2, what="Prometheus data for both colours",
-                   check=self._check_children)
+        sel = f'http_requests_total{{namespace="{self.namespace}",job="{self.release}"}}'
+        rate = f"count by (service) (rate({sel}[5s]))"
+        newest = f"min by (service) (timestamp({sel}))"
+
+        def ready() -> bool:
+            if not want <= set(prom.values_by(rate, "service")):
+                return False
+            stamps = prom.values_by(newest, "service")
+            return after is None or all(stamps.get(s, 0.0) > after for s in want)
+
+        wait_until(ready, timeout=timeout, interval=0.2,
+                   what="Prometheus data for both colours", check=self._check_children)
 
     def _check_children(self) -> None:
         for child in self.apps.values():
