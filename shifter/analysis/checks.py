@@ -34,9 +34,10 @@ class CheckSpec:
     allowed increase in ratio points (``0.01`` = +1 point); latency and threshold: allowed
     ratio (``1.5`` = 50% slower). ``note`` says what a person should know about the check
     (e.g. that a threshold is a mean); ``defaults`` are (placeholder, template) pairs used
-    when ``RenderContext.extra`` does not give that placeholder. ``scale`` converts the histogram's ``le`` bounds to seconds
-    (``0.001`` for millisecond histograms). Below ``min_requests`` new-colour requests a
-    check never passes; ``alpha`` is the significance level of the one-sided tests.
+    when ``RenderContext.extra`` does not give that placeholder. ``scale`` converts the
+    histogram's ``le`` bounds to seconds (``0.001`` for millisecond histograms). Below
+    ``min_requests`` new-colour requests a check never passes; ``alpha`` is the
+    significance level of the one-sided tests.
     """
 
     name: str

@@ -148,13 +148,13 @@ def error_rate(
             f"{seen} > {pct(max_rate)} limit but not significant yet (p={pval(p_abs)})",
             v,
         )
-    if max_over_baseline is not None and base_ok and brate is not None:
-        if rate > brate + max_over_baseline:
-            return Decision(
-                Verdict.INCONCLUSIVE,
-                f"{seen} > {live} + {pct(max_over_baseline)} points, not significant yet",
-                v,
-            )
+    if max_over_baseline is not None and base_ok and brate is not None \
+            and rate > brate + max_over_baseline:
+        return Decision(
+            Verdict.INCONCLUSIVE,
+            f"{seen} > {live} + {pct(max_over_baseline)} points, not significant yet",
+            v,
+        )
     tail = f"; {live}" if live else ""
     return Decision(Verdict.PASS, f"{seen} <= {pct(max_rate)} limit{tail}", v)
 

@@ -165,7 +165,9 @@ PRESETS: dict[str, Preset] = {
         ),
         latency_query=(
             "max by (service) ("
-            + relabel(f"haproxy_server_response_time_average_seconds{{{_HAPROXY_SERVERS}}}", "server")
+            + relabel(
+                f"haproxy_server_response_time_average_seconds{{{_HAPROXY_SERVERS}}}", "server"
+            )
             + f")\nand on (service) (sum by (service) ({_HAPROXY_TOTAL}) > 0)"
         ),
         latency_kind=CheckKind.THRESHOLD,

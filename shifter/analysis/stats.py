@@ -143,9 +143,9 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     if not math.isinf(merged[-1][0]) or merged[-1][0] < 0:
         return math.nan
     peak = -math.inf
-    for b in merged:  # counts must not decrease
-        peak = max(peak, b[1])
-        b[1] = peak
+    for bucket in merged:  # counts must not decrease
+        peak = max(peak, bucket[1])
+        bucket[1] = peak
     if len(merged) < 2:
         return math.nan
     observations = merged[-1][1]
