@@ -1,0 +1,5 @@
+"""``python -m shifter``."""
+
+from shifter.cli.app import main
+
+main()
