@@ -1,4 +1,4 @@
-"""Durations as people write them: ``500ms``, ``10s``, ``2m``, ``1h``, ``1m30s``, or bare seconds."""
+"""Durations as people write them: ``500ms``, ``10s``, ``2m``, ``1h``, ``1m30s``, bare seconds."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ class Recorder:
 
 def markdown_summary(events: list[tuple[str, dict[str, Any]]]) -> str:
     plan = next((f for e, f in events if e == "plan"), {})
-    summary = next((f for e, f in reversed(events) if e == "summary"), {})
+    summary: dict[str, Any] = next((f for e, f in reversed(events) if e == "summary"), {})
     lines = [f"### shifter: {plan.get('namespace', '?')}/{plan.get('release', '?')} "
              f"{summary.get('outcome', 'unfinished')}", ""]
     if summary:

@@ -44,7 +44,7 @@ def setup_logging(level: str = "info", secrets: Callable[[], list[str]] | None =
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_processor(secrets or (lambda: [])),
+            redact_processor(secrets or list),
             structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
             if sys.stderr.isatty() else structlog.processors.JSONRenderer(),
         ],
