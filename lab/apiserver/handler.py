@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import errors, openapi, protobuf, resources, selectors
+from . import errors, objects, openapi, protobuf, resources, selectors
 from .routing import Target, resource_target, split
 from .store import APPLY
 
@@ -215,8 +215,8 @@ class Handler(BaseHTTPRequestHandler):
             return (201 if created else 200), obj, {}
         if t.verb == "delete":
             gone = store.delete_obj(t.rt, t.namespace, t.name, dry_run=opts["dry_run"])
-            if not t.rt.builtin:
-                return 200, gone, {}
+            if not t.rt.builtin or t.rt.return_deleted:
+                return 200, objects.view(gone, t.rt.api_version(t.version), t.rt.kind), {}
             details: dict[str, Any] = {"name": t.name, "kind": t.rt.plural,
                                        "uid": gone["metadata"].get("uid", "")}
             if t.rt.group:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 VERBS = ["create", "delete", "get", "list", "patch", "update"]
@@ -23,7 +23,7 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = tuple(VERBS)
-    storage_only: bool = field(default=False)
+    return_deleted: bool = False  # DELETE answers the object instead of a Status
 
     @property
     def singular(self) -> str:
@@ -40,7 +40,8 @@ class ResourceType:
 
 TYPES: tuple[ResourceType, ...] = (
     ResourceType("", ("v1",), "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
-    ResourceType("", ("v1",), "Service", "services", short_names=("svc",), categories=("all",)),
+    ResourceType("", ("v1",), "Service", "services", short_names=("svc",), categories=("all",),
+                 return_deleted=True),
     ResourceType("", ("v1",), "ConfigMap", "configmaps", short_names=("cm",)),
     ResourceType("", ("v1",), "Event", "events", short_names=("ev",)),
     ResourceType("apps", ("v1",), "Deployment", "deployments", status_subresource=True,
