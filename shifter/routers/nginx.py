@@ -176,7 +176,7 @@ def nginx_split(live: Colour, canary: CanaryView | None) -> tuple[Split, str]:
 
 def raw_weight(pct: int, total: int) -> str:
     """The canary-weight annotation value for ``pct`` percent out of ``total``."""
-    return str(percent(pct * total, 100))
+    return str((2 * pct * total + 100) // 200)  # pct * total / 100, halves rounded up
 
 
 # --- pure patch bodies ----------------------------------------------------------------------
