@@ -78,15 +78,23 @@ def _up(args: argparse.Namespace) -> int:
     if args.rps < 0:
         raise ValueError(f"--rps: expected a number >= 0, got {args.rps}")
     stop = threading.Event()
+    started = False
 
     def _signal(signum: int, frame: object) -> None:
         stop.set()
+        if not started:  # interrupt start(); it stops what it had started
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
     lab = Lab(args.dir, router=args.router, rps=args.rps)
     try:
-        lab.start()
+        try:
+            lab.start()
+        except KeyboardInterrupt:
+            print("lab up: interrupted while starting; stopped", file=sys.stderr)
+            return 130
+        started = True
         info = lab.info
         print(f"kubeconfig:     {info['kubeconfig']}", flush=True)
         print(f"prometheus:     {info['prometheus_url']}")

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -120,9 +121,9 @@ class Lab:
         seeding.seed(self.apiserver.store, self.router, release=self.release, ns=self.namespace)
         self.timings["apiserver"] = time.monotonic() - t0
         for colour, child in self.apps.items():
-            port = self.app_ports[colour]
-            wait_until(lambda p=port: _status(f"http://127.0.0.1:{p}/healthz") == 200,
-                       timeout=10, what=f"the {colour} app", check=child.check_alive)
+            healthz = f"http://127.0.0.1:{self.app_ports[colour]}/healthz"
+            wait_until(partial(_is_ok, healthz), timeout=10, what=f"the {colour} app",
+                       check=child.check_alive)
         self.timings["apps"] = time.monotonic() - t0
         self.haproxy = HAProxy(self.dir, ingress_port=ingress_port, exporter_port=exporter_port,
                                servers=self.app_ports, release=self.release)
@@ -300,6 +301,6 @@ def post_fault(url: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str
     return result
 
 
-def _status(url: str, timeout: float = 1.0) -> int:
+def _is_ok(url: str, timeout: float = 1.0) -> bool:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return int(resp.status)
+        return int(resp.status) == 200

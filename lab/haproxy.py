@@ -1,8 +1,8 @@
 """HAProxy as the lab's ingress data plane: generated config, child process, runtime API.
 
 One frontend ``ingress`` forwards to backend ``shop`` with servers ``shop-blue``,
-``shop-green`` and ``shop-void`` (a closed port, so any share given to it is answered
-``503`` as a real ingress answers for a missing or zero-weight backend). ``balance
+``shop-green`` and ``shop-void`` (an internal frontend that answers ``503`` at once, as a real
+ingress answers for a missing or zero-weight backend). ``balance
 random(1)`` picks a server per request in proportion to its weight (0..256; 0 takes no new
 requests), as ingress-nginx picks canary or main per request. Weights change through the
 runtime API on a unix socket (``set weight shop/shop-green N``), with no reload. A second
@@ -61,7 +61,11 @@ def render_config(
         first = 256 if colour == "blue" else 0
         lines.append(f"    server {release}-{colour} 127.0.0.1:{port} weight {first}")
     lines += [
-        f"    server {release}-{VOID} 127.0.0.1:1 weight 0",
+        f"    server {release}-{VOID} abns@lab-void-{ingress_port} weight 0",
+        "",
+        "frontend void",
+        f"    bind abns@lab-void-{ingress_port}",
+        "    http-request return status 503 content-type text/plain string \"no backend\\n\"",
         "",
         "frontend exporter",
         f"    bind 127.0.0.1:{exporter_port}",

@@ -43,7 +43,9 @@ def kube_client(kubeconfig: str) -> Iterator[Any]:
     """An official `kubernetes` ApiClient for the lab's kubeconfig, closed afterwards."""
     from kubernetes import config
 
-    client = config.new_client_from_config(config_file=kubeconfig, context="lab")
+    client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, context="lab"
+    )
     try:
         yield client
     finally:
