@@ -80,7 +80,7 @@ def binom_upper_bound(k: int, n: int, alpha: float) -> float:
     if n <= 0 or k >= n:
         return 1.0
     lo, hi = k / n, 1.0
-    for _ in range(60):
+    while hi - lo > 1e-9 * max(hi, 1e-6):
         mid = (lo + hi) / 2
         if binom_cdf(k, n, mid) >= alpha:
             lo = mid

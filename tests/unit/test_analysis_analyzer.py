@@ -1,0 +1,186 @@
+"""The analyzer over a fake query source: one query per check, colours, errors, preflight."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from shifter.analysis import Analyzer, CheckKind, CheckSpec, RenderContext, Verdict
+from shifter.analysis.presets import build_checks
+from shifter.analysis.prometheus import QueryError, Sample
+from shifter.errors import InvalidInput, PrometheusUnavailable
+
+CTX = RenderContext("shop-ns", "shop", "shop-blue", "shop-green", "shop", "shop")
+
+
+class FakeSource:
+    """Answers each query with the canned samples of the first key found in it."""
+
+    def __init__(self, answers: dict[str, list[Sample] | Exception]) -> None:
+        self.answers = answers
+        self.queries: list[tuple[str, float | None]] = []
+
+    def query(self, promql: str, *, at: float | None = None) -> list[Sample]:
+        self.queries.append((promql, at))
+        for key, answer in self.answers.items():
+            if key in promql:
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+        return []
+
+
+def counts(svc: str, total: float, errors: float) -> list[Sample]:
+    return [
+        ({"service": svc, "kind": "total"}, total),
+        ({"service": svc, "kind": "errors"}, errors),
+    ]
+
+
+def buckets(svc: str, per: dict[str, float]) -> list[Sample]:
+    return [({"service": svc, "le": le}, v) for le, v in per.items()]
+
+
+def checks(**kw: float | None) -> list[CheckSpec]:
+    return build_checks(preset="app", max_error_rate=0.01, max_latency=kw.get("lat", 0.5))
+
+
+def test_one_query_per_check_covering_both_colours() -> None:
+    src = FakeSource(
+        {
+            "http_requests_total": counts("shop-blue", 500, 0) + counts("shop-green", 100, 0),
+            "bucket": buckets("shop-blue", {"0.1": 500, "+Inf": 500})
+            + buckets("shop-green", {"0.1": 100, "+Inf": 100}),
+        }
+    )
+    results = Analyzer(src, checks(), CTX).evaluate(30.0, at=1000.0)
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.PASS]
+    assert len(src.queries) == 2
+    for q, at in src.queries:
+        assert 'service=~"shop-blue|shop-green"' in q and "[30s]" in q and at == 1000.0
+    assert results[0].query == src.queries[0][0]
+    assert results[0].values["requests"] == 100 and results[0].values["baseline_requests"] == 500
+
+
+def test_new_colour_breach_fails_and_other_services_are_ignored() -> None:
+    src = FakeSource(
+        {
+            "http_requests_total": counts("shop-blue", 500, 0)
+            + counts("shop-green", 25, 5)
+            + counts("other", 1, 1)
+        }
+    )
+    r = Analyzer(src, checks(lat=None), CTX).evaluate(10.0)[0]
+    assert r.verdict is Verdict.FAIL and "(5/25)" in r.reason
+
+
+def test_window_too_short_queries_nothing() -> None:
+    src = FakeSource({})
+    results = Analyzer(src, checks(), CTX).evaluate(1.5)
+    assert {r.verdict for r in results} == {Verdict.INCONCLUSIVE}
+    assert "window too short" in results[0].reason and src.queries == []
+
+
+def test_empty_and_nan_results_are_inconclusive() -> None:
+    src = FakeSource(
+        {"http_requests_total": counts("shop-green", math.nan, math.nan), "bucket": []}
+    )
+    results = Analyzer(src, checks(), CTX).evaluate(30.0)
+    assert [r.verdict for r in results] == [Verdict.INCONCLUSIVE, Verdict.INCONCLUSIVE]
+
+
+def test_ambiguous_results_are_inconclusive() -> None:
+    dup = counts("shop-green", 100, 0) + counts("shop-green", 100, 50)
+    src = FakeSource(
+        {
+            "http_requests_total": dup,
+            "bucket": buckets("shop-green", {"+Inf": 1}) + buckets("shop-green", {"+Inf": 2}),
+        }
+    )
+    results = Analyzer(src, checks(), CTX).evaluate(30.0)
+    assert all(r.verdict is Verdict.INCONCLUSIVE for r in results)
+    assert all(r.reason.startswith("ambiguous result") for r in results)
+    nokind = FakeSource({"http_requests_total": [({"service": "shop-green"}, 1.0)]})
+    assert "without kind" in Analyzer(nokind, checks(lat=None), CTX).evaluate(30)[0].reason
+
+
+def test_millisecond_histogram_is_scaled() -> None:
+    spec = build_checks(preset="istio", max_error_rate=None, max_latency=0.5)
+    src = FakeSource(
+        {
+            "bucket": buckets("shop-green", {"100": 0, "500": 0, "1000": 100, "+Inf": 100})
+            + buckets("shop-blue", {"100": 500, "500": 500, "1000": 500, "+Inf": 500})
+        }
+    )
+    r = Analyzer(src, spec, CTX).evaluate(30.0)[0]
+    assert r.verdict is Verdict.FAIL
+    assert r.values["slow_bound"] == 0.5 and r.values["quantile"] == pytest.approx(0.995)
+    assert r.values["baseline_quantile"] == pytest.approx(0.099)
+
+
+def test_threshold_check_and_note() -> None:
+    spec = build_checks(preset="haproxy", max_error_rate=None, max_latency=0.2)
+    src = FakeSource(
+        {
+            "haproxy_server_response_time_average_seconds": [
+                ({"service": "shop-green"}, 0.5),
+                ({"service": "shop-blue"}, 0.01),
+            ]
+        }
+    )
+    r = Analyzer(src, spec, CTX).evaluate(30.0)[0]
+    assert r.verdict is Verdict.FAIL and "MEAN" in r.reason
+
+
+def test_query_error_is_inconclusive_during_rollout() -> None:
+    src = FakeSource({"http_requests_total": QueryError("parse error at char 5")})
+    r = Analyzer(src, checks(lat=None), CTX).evaluate(30.0)[0]
+    assert r.verdict is Verdict.INCONCLUSIVE and "parse error at char 5" in r.reason
+
+
+def test_prometheus_unavailable_propagates() -> None:
+    src = FakeSource({"http_requests_total": PrometheusUnavailable("down")})
+    with pytest.raises(PrometheusUnavailable):
+        Analyzer(src, checks(lat=None), CTX).evaluate(30.0)
+
+
+def test_preflight_rejects_unparsable_query_naming_check() -> None:
+    src = FakeSource({"http_requests_total": QueryError("1:5: parse error: unexpected")})
+    with pytest.raises(
+        InvalidInput,
+        match=r"^analysis\.checks\[error-rate\]: Prometheus rejected "
+        r"the query: 1:5: parse error: unexpected: label_replace",
+    ):
+        Analyzer(src, checks(lat=None), CTX).preflight()
+
+
+def test_preflight_requires_live_colour_data() -> None:
+    src = FakeSource({"http_requests_total": counts("shop-green", 10, 0)})
+    with pytest.raises(InvalidInput) as e:
+        Analyzer(src, checks(lat=None), CTX).preflight()
+    assert str(e.value).startswith(
+        "analysis.checks[error-rate]: the query returns no data for the live colour shop-blue: "
+        "label_replace(sum by (service)"
+    )
+    assert "[60s]" in str(e.value)
+
+
+def test_preflight_passes_with_live_data_for_each_kind() -> None:
+    custom = CheckSpec("queue", CheckKind.THRESHOLD, 'q{service=~"{services}"}', 5.0)
+    spec = checks() + [custom]
+    src = FakeSource(
+        {
+            "http_requests_total": counts("shop-blue", 10, 0),
+            "bucket": buckets("shop-blue", {"0.1": 3, "+Inf": 3}),
+            "q{": [({"service": "shop-blue"}, 1.0)],
+        }
+    )
+    results = Analyzer(src, spec, CTX).preflight()
+    assert len(results) == 3 and len(src.queries) == 3
+
+
+def test_unknown_placeholder_fails_at_construction() -> None:
+    bad = CheckSpec("x", CheckKind.THRESHOLD, "q{nope}", 1.0)
+    with pytest.raises(InvalidInput, match=r"checks\[x\]: unknown placeholder \{nope\}"):
+        Analyzer(FakeSource({}), [bad], CTX)
