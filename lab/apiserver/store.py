@@ -79,7 +79,7 @@ class Store:
             body = copy.deepcopy(obj)
             body.setdefault("metadata", {}).pop("resourceVersion", None)
             return self.update_obj(rt, version, ns, name, body, subresource="",
-                                   keep_status=True)[0]
+                                   keep_status="status" in body)[0]
 
     def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
         rt = resolve(api_version, plural)

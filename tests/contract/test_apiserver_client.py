@@ -115,24 +115,6 @@ def test_deployment_is_made_ready_and_status_subresource_works(
     assert final.status.ready_replicas in (1, 3)
 
 
-def test_deployment_ready_after_delay(tmp_path: Any) -> None:
-    with APIServer(tls=False, deployment_ready_delay=0.2) as srv:
-        srv.store.create(samples.deployment() | {"metadata": {
-            "name": "shop-blue", "namespace": "default",
-            "labels": {"app": "shop", "colour": "blue"}}})
-        first = srv.store.get("apps/v1", "Deployment", "default", "shop-blue")
-        assert first is not None and not first["status"].get("readyReplicas")
-        import time
-
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            got = srv.store.get("apps/v1", "deployments", "default", "shop-blue")
-            if got and got["status"].get("readyReplicas") == 2:
-                break
-            time.sleep(0.02)
-        assert got and got["status"]["observedGeneration"] == got["metadata"]["generation"]
-
-
 def test_label_selectors(kube_api: Any) -> None:
     core = client.CoreV1Api(kube_api)
     for name, labels in (("a", {"app": "shop", "colour": "blue"}),
