@@ -25,7 +25,9 @@ from shifter.kube.client import KubeClient, ObjectRef, PatchType
 
 STATE_KEY = "shifter.dev/state"
 REQUEST_KEY = "shifter.dev/request"
-LEASE_DURATION = 15  # seconds without renewal after which a holder is considered gone
+# Seconds without renewal after which a holder is considered gone (a killed run's lock
+# frees itself after this long). SHIFTER_LEASE_SECONDS overrides it, e.g. for fast tests.
+LEASE_DURATION = 15
 REQUESTS = ("abort", "promote", "promote-force", "pause", "resume")
 
 
@@ -33,6 +35,13 @@ class LockLost(ShifterError):
     """Another process took the lease over while this one believed it held it."""
 
     exit_code = 6
+
+
+def lease_seconds() -> int:
+    try:
+        return max(2, int(os.environ.get("SHIFTER_LEASE_SECONDS", LEASE_DURATION)))
+    except ValueError:
+        return LEASE_DURATION
 
 
 def lease_ref(release: str, namespace: str) -> ObjectRef:
@@ -115,13 +124,13 @@ class Lease:
     """The lock held by one ``run`` (or a self-reverting ``abort``)."""
 
     def __init__(self, client: KubeClient, release: str, namespace: str, *,
-                 identity: str | None = None, duration: int = LEASE_DURATION,
+                 identity: str | None = None, duration: int | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.ref = lease_ref(release, namespace)
         self.release = release
         self.identity = identity or make_identity()
-        self.duration = duration
+        self.duration = duration or lease_seconds()
         self.clock = clock
         self.obj: dict[str, Any] | None = None
         self.state: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from shifter.notify import Notifier
 from shifter.plan import Plan, make_plan
 from shifter.preflight import check_deployment, check_queries, check_services
 from shifter.report import Reporter
+from shifter.routers import share
 from shifter.routers.base import Colour, Router, Split, Target
 from shifter.smoke import raise_if_failed, run_smoke_checks
 from shifter.state import Phase
@@ -166,11 +167,12 @@ def _run_locked(p: Prepared, lease: Lease, split: Split, recorded: dict[str, Any
     resume = bool(recorded and recorded.get("phase") in RESUMABLE and
                   recorded.get("phase") != Phase.PENDING.value)
     new = Colour(recorded["new"]) if resume and recorded else split.new
+    on_new = share(split, new) or 0
     if resume and recorded:
         p.reporter.emit("preflight", check="resume",
                         message=f"resuming the recorded rollout at step "
                                 f"{int(recorded.get('step', 0)) + 1} ({recorded.get('phase')}, "
-                                f"router at {split.weight}% on {new.value})")
+                                f"router at {on_new}% on {new.value})")
     elif split.weight:
         log.warning("traffic is already partly on the other colour; starting from step 1",
                     weight=split.weight)
@@ -187,7 +189,7 @@ def _run_locked(p: Prepared, lease: Lease, split: Split, recorded: dict[str, Any
             p.check_new(new)
             p.smoke(new)
         except ShifterError:
-            if resume and split.weight:
+            if resume and on_new:
                 # Unverified traffic on the new colour and we cannot check it: put it back.
                 engine.analyzer = _NullAnalyzer()  # type: ignore[assignment]
                 engine.run(start_step=int(recorded.get("step", 0)) if recorded else 0,
