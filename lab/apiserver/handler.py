@@ -63,8 +63,8 @@ class Handler(BaseHTTPRequestHandler):
         except errors.ApiError as err:
             code, payload, headers = err.code, err.status(), err.headers
         except Exception as exc:  # noqa: BLE001 - answered as a 500 like a real server
-            err = errors.internal(f"{type(exc).__name__}: {exc}")
-            code, payload, headers = err.code, err.status(), {}
+            failure = errors.internal(f"{type(exc).__name__}: {exc}")
+            code, payload, headers = failure.code, failure.status(), {}
         self._send(code, payload, headers)
 
     def _read_body(self) -> bytes:

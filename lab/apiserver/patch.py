@@ -219,7 +219,7 @@ def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
     if not isinstance(current, list):
         current = []
     if field in MERGE_SCALAR_LISTS:
-        return current + [v for v in patch if v not in current]
+        return [*current, *(v for v in patch if v not in current)]
     key = _merge_key(field, patch + current)
     if key is None:
         return [strategic_merge(None, v) if isinstance(v, dict) else v for v in patch

@@ -129,7 +129,7 @@ class _HTTPServer(ThreadingHTTPServer):
         with self.conn_lock:
             self.conns.add(conn)
         try:
-            self.RequestHandlerClass(conn, client_address, self)
+            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
         except (OSError, ssl.SSLError):
             pass
         finally:

@@ -3,6 +3,7 @@ the write semantics of a real API server (conflicts, generation, status, dry run
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 import time
@@ -121,7 +122,7 @@ class Store:
 
     def list_objs(self, rt: ResourceType, version: str, ns: str,
                   match: Callable[[dict[str, Any]], bool] | None = None,
-                  ) -> tuple[list[dict[str, Any]], str]:
+                  ) -> tuple[builtins.list[dict[str, Any]], str]:
         with self._lock:
             self._tick()
             items = [objects.view(o, rt.api_version(version), rt.kind)
@@ -131,7 +132,7 @@ class Store:
 
     def create_obj(self, rt: ResourceType, version: str, ns: str, obj: dict[str, Any], *,
                    dry_run: bool = False, field_validation: str = "Strict",
-                   keep_status: bool = False) -> tuple[dict[str, Any], list[str]]:
+                   keep_status: bool = False) -> tuple[dict[str, Any], builtins.list[str]]:
         with self._lock:
             self._tick()
             if not isinstance(obj, dict):
@@ -165,7 +166,7 @@ class Store:
     def update_obj(self, rt: ResourceType, version: str, ns: str, name: str,
                    obj: dict[str, Any], *, subresource: str, dry_run: bool = False,
                    field_validation: str = "Strict", keep_status: bool = False,
-                   ) -> tuple[dict[str, Any], list[str]]:
+                   ) -> tuple[dict[str, Any], builtins.list[str]]:
         with self._lock:
             self._tick()
             old = self._data[rt.key].get((ns, name))
@@ -214,7 +215,7 @@ class Store:
 
     def patch_obj(self, rt: ResourceType, version: str, ns: str, name: str, content_type: str,
                   body: Any, *, subresource: str = "", dry_run: bool = False,
-                  field_validation: str = "Strict") -> tuple[dict[str, Any], list[str]]:
+                  field_validation: str = "Strict") -> tuple[dict[str, Any], builtins.list[str]]:
         if content_type == STRATEGIC and not rt.builtin:
             raise errors.unsupported_media_type(content_type, CUSTOM_PATCH_TYPES)
         with self._lock:

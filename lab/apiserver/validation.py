@@ -70,7 +70,7 @@ class Validator:
                     schema = version.get("schema", {}).get("openAPIV3Schema")
                     if schema:
                         key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
-                        self._crds[key] = schema  # type: ignore[index]
+                        self._crds[key] = schema
         self.crds_loaded = bool(self._crds)
 
     def _builtin_validator(self, rt: ResourceType, version: str) -> Any:
@@ -155,10 +155,10 @@ class Validator:
                 out.causes.append({"reason": "FieldValueRequired", "message": "Required value",
                                    "field": _field_path([*err.absolute_path, missing])})
             elif err.validator == "enum":
-                allowed = ", ".join(_show(v) for v in err.validator_value)
+                values = ", ".join(_show(v) for v in err.validator_value)
                 out.causes.append({"reason": "FieldValueNotSupported", "field": path,
                                    "message": f"Unsupported value: {_show(err.instance)}: "
-                                              f"supported values: {allowed}"})
+                                              f"supported values: {values}"})
             elif err.validator != "additionalProperties":
                 out.causes.append({"reason": "FieldValueInvalid", "field": path,
                                    "message": f"Invalid value: {_show(err.instance)}: "
