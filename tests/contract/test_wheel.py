@@ -1,9 +1,10 @@
 """The Dockerfile's build steps, checked as far as they go without a container engine.
 
 The image is: build the wheel, install only the wheel into a clean Python, run `shifter`.
-Here: the wheel is built from the repo (`python -m build --wheel --no-isolation`, with the
-venv's hatchling, no download), installed with `--no-deps` into a fresh venv made without
-system site-packages, and both entry points run `--help` from that venv.
+Here: the wheel is built from the repo (`python -m build --wheel --no-isolation` with the
+venv's hatchling, no download; an isolated build if hatchling is missing), installed with
+`--no-deps` into a fresh venv made without system site-packages, and both entry points
+run `--help` from that venv.
 
 Why `--no-deps`: a full install of the wheel with its dependencies from PyPI was measured
 at about 15 s on our 2-core machines and needs the network. Instead, the dependencies are
@@ -16,6 +17,7 @@ takes about 3 s. The Dockerfile and .dockerignore are checked statically.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import os
 import re
 import subprocess
@@ -56,7 +58,9 @@ def _check(cmd: list[str]) -> None:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
     dist = root / "dist"
-    _check([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
+    # With hatchling in the venv (dev extra), build offline; else build's own isolated env.
+    isolation = [] if importlib.util.find_spec("hatchling") is None else ["--no-isolation"]
+    _check([sys.executable, "-m", "build", "--wheel", *isolation, "--outdir", str(dist),
             str(REPO)])
     (wheel,) = dist.glob("shifter-*.whl")
     venv = root / "venv"
