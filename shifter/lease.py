@@ -150,13 +150,7 @@ class Lease:
                     continue
                 self.last_renew = self.clock()
                 return None
-            held = holder_of(obj, now=self.clock())
-            if held and held[0] != self.identity:
-                holder, since = held
-                raise LockHeld(f"release {self.release} is held by {holder} since "
-                               f"{now_micro(since)} (lease {self.ref.namespace}/"
-                               f"{self.ref.name}); wait for it or run "
-                               f"'shifter abort {self.release}'")
+            self.raise_if_held(obj)
             body = dict(obj)
             spec = dict(body.get("spec") or {})
             spec.update(holderIdentity=self.identity, leaseDurationSeconds=self.duration,
@@ -175,6 +169,15 @@ class Lease:
                 self.handled_requests.add(str(req.get("id")))
             return recorded
         raise LockHeld(f"could not take lease {self.ref.name}: it keeps changing")
+
+    def raise_if_held(self, obj: dict[str, Any] | None) -> None:
+        """LockHeld (exit 6) naming the holder when another live run holds the lease."""
+        held = holder_of(obj, now=self.clock()) if obj else None
+        if held and held[0] != self.identity:
+            holder, since = held
+            raise LockHeld(f"release {self.release} is held by {holder} since "
+                           f"{now_micro(since)} (lease {self.ref.namespace}/{self.ref.name}); "
+                           f"wait for it or run 'shifter abort {self.release}'")
 
     def _fresh_body(self) -> dict[str, Any]:
         t = now_micro(self.clock())

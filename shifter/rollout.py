@@ -20,7 +20,7 @@ from shifter.engine import Engine, Interrupt, Outcome
 from shifter.errors import InvalidInput, ShifterError
 from shifter.kevents import EventRecorder
 from shifter.kube.client import KubeClient
-from shifter.lease import Lease
+from shifter.lease import Lease, read_record, state_of
 from shifter.notify import Notifier
 from shifter.plan import Plan, make_plan
 from shifter.preflight import check_deployment, check_queries, check_services
@@ -150,9 +150,27 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     p = Prepared(cfg, client, namespace, reporter)
     split = p.check_cluster()
     lease = Lease(client, cfg.release, namespace, identity=identity)
-    recorded = lease.acquire()
+    current = read_record(client, cfg.release, namespace)
+    lease.raise_if_held(current)
+    plan = _Resume.of(split, state_of(current))
     try:
-        return _run_locked(p, lease, split, recorded, interrupt)
+        p.check_new(plan.new)
+        p.smoke(plan.new)
+    except ShifterError:
+        if plan.resume and plan.on_new:
+            # Unverified traffic on the new colour that cannot be checked: put it back.
+            lease.acquire()
+            try:
+                retry.revert(lambda: p.router.revert(plan.new), what="revert")
+            finally:
+                lease.release_lock()
+        raise
+    recorded = lease.acquire()  # the first write of the rollout
+    try:
+        again = _Resume.of(split, recorded)
+        if again.new is not plan.new:  # another run finished in between: check anew
+            p.check_new(again.new)
+        return _run_locked(p, lease, again, interrupt)
     except BaseException:
         try:
             lease.release_lock()
@@ -161,46 +179,48 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         raise
 
 
-def _run_locked(p: Prepared, lease: Lease, split: Split, recorded: dict[str, Any] | None,
-                interrupt: Interrupt) -> Outcome:
+class _Resume:
+    """Whether a recorded rollout is picked up, and which colour is the new one."""
+
+    def __init__(self, split: Split, recorded: dict[str, Any] | None) -> None:
+        self.recorded = recorded or {}
+        self.resume = self.recorded.get("phase") in RESUMABLE - {Phase.PENDING.value}
+        self.new = Colour(self.recorded["new"]) if self.resume else split.new
+        self.on_new = share(split, self.new) or 0
+        self.step = int(self.recorded.get("step", 0))
+        self.split = split
+
+    @classmethod
+    def of(cls, split: Split, recorded: dict[str, Any] | None) -> _Resume:
+        return cls(split, recorded)
+
+
+def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> Outcome:
     cfg = p.cfg
-    resume = bool(recorded and recorded.get("phase") in RESUMABLE and
-                  recorded.get("phase") != Phase.PENDING.value)
-    new = Colour(recorded["new"]) if resume and recorded else split.new
-    on_new = share(split, new) or 0
-    if resume and recorded:
+    new = r.new
+    if r.resume:
         p.reporter.emit("preflight", check="resume",
-                        message=f"resuming the recorded rollout at step "
-                                f"{int(recorded.get('step', 0)) + 1} ({recorded.get('phase')}, "
-                                f"router at {on_new}% on {new.value})")
-    elif split.weight:
-        log.warning("traffic is already partly on the other colour; starting from step 1",
-                    weight=split.weight)
+                        message=f"resuming the recorded rollout at step {r.step + 1} "
+                                f"({r.recorded.get('phase')}, router at {r.on_new}% on "
+                                f"{new.value})")
+    elif r.on_new:
+        log.warning("traffic is already partly on the new colour; starting from step 1",
+                    weight=r.on_new)
     events = EventRecorder(p.client, p.router.objects()[0], identity=lease.identity)
     notifier: Notifier | None = wiring.make_notifier(cfg, p.namespace)
-    engine = Engine(router=p.router, analyzer=None,  # type: ignore[arg-type]
+    engine = Engine(router=p.router, analyzer=p._analyzer(),
                     plan=p.plan, target=p.target, new=new, reporter=p.reporter, lease=lease,
                     events=events, notifier=notifier, interrupt=interrupt,
                     on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router))
-    if resume and recorded:
-        engine.history = list(recorded.get("history") or [])
+    engine.analyzer = p._analyzer()
+    if r.resume:
+        engine.history = list(r.recorded.get("history") or [])
     try:
-        try:
-            p.check_new(new)
-            p.smoke(new)
-        except ShifterError:
-            if resume and on_new:
-                # Unverified traffic on the new colour and we cannot check it: put it back.
-                engine.analyzer = _NullAnalyzer()  # type: ignore[assignment]
-                engine.run(start_step=int(recorded.get("step", 0)) if recorded else 0,
-                           resume_phase=Phase.REVERTING.value, resume_cause="error")
-            raise
-        engine.analyzer = p._analyzer()
         p.plan_event(new)
-        if resume and recorded:
-            outcome = engine.run(start_step=min(int(recorded.get("step", 0)), p.plan.last),
-                                 resume_phase=str(recorded.get("phase")),
-                                 resume_cause=recorded.get("revert_cause"))
+        if r.resume:
+            outcome = engine.run(start_step=min(r.step, p.plan.last),
+                                 resume_phase=str(r.recorded.get("phase")),
+                                 resume_cause=r.recorded.get("revert_cause"))
         else:
             outcome = engine.run()
     finally:
@@ -213,14 +233,7 @@ def _run_locked(p: Prepared, lease: Lease, split: Split, recorded: dict[str, Any
                     live=p.target.service(new.other))
     log.info("rollout finished", **{k: v for k, v in summary.items() if k != "phase"},
              phase=summary["phase"])
-    if outcome.phase is not Phase.HELD:
-        pass
     return outcome
-
-
-class _NullAnalyzer:
-    def evaluate(self, window: float) -> list[Any]:
-        return []
 
 
 def dumps(obj: Any) -> str:
