@@ -84,7 +84,8 @@ class Prepared:
         self.reporter.emit("preflight", check="deployment",
                            message=f"Deployment {self.cfg.deployment(new.value)}: {why}")
         self.analyzer = wiring.make_analyzer(self.cfg, self.target, new)
-        n = retry.prometheus(lambda: check_queries(self._analyzer()), what="pre-flight queries")
+        n = retry.prometheus(lambda: check_queries(self._analyzer()), what="pre-flight queries",
+                             deadline=5.0)
         self.reporter.emit("preflight", check="queries",
                            message=f"{n} queries parse and return data for "
                                    f"{self.target.service(new.other)}")

@@ -156,3 +156,15 @@ def resource_versions(lab: Lab) -> dict[str, str]:
 def wait_for_split(lab: Lab, split: dict[str, float], timeout: float = 10.0) -> None:
     assert lab.controller is not None
     lab.controller.wait_for(split, timeout=timeout)
+
+
+def wait_for_traffic(lab: Lab, *, since: float, requests: int, timeout: float = 15.0
+                     ) -> dict[str, Any]:
+    """The load generator's stats once it has recorded ``requests`` started after ``since``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = lab.stats(since=since)
+        if stats["total"] >= requests:
+            return stats
+        assert time.monotonic() < deadline, f"no traffic recorded since {since}: {stats}"
+        time.sleep(0.1)
