@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shifter import __version__
+from shifter import __version__, retry
 from shifter.errors import Conflict, LockHeld, NotFound, ShifterError
 from shifter.kube.client import KubeClient, ObjectRef, PatchType
 
@@ -94,10 +94,48 @@ def holder_of(obj: dict[str, Any], *, now: float | None = None) -> tuple[str, fl
     return str(holder), parse_time(spec.get("acquireTime")) or renew
 
 
+class _SurfacedConflict(Exception):
+    def __init__(self, exc: Conflict) -> None:
+        self.exc = exc
+
+
+class RetryingClient:
+    """The calls the lease makes, retried by ``shifter.retry.kube`` (429, 5xx, connection
+    errors) except 409, which surfaces at once: the lease's own loop re-reads and decides."""
+
+    def __init__(self, client: KubeClient, *, deadline: float = 10.0) -> None:
+        self.client = client
+        self.deadline = deadline
+
+    def _call(self, fn: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
+        def once() -> dict[str, Any]:
+            try:
+                return fn()
+            except Conflict as exc:
+                raise _SurfacedConflict(exc) from exc
+
+        try:
+            return retry.kube(once, what=what, deadline=self.deadline)
+        except _SurfacedConflict as surfaced:
+            raise surfaced.exc from None
+
+    def get(self, ref: ObjectRef) -> dict[str, Any]:
+        return self._call(lambda: self.client.get(ref), f"read {ref}")
+
+    def create(self, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(lambda: self.client.create(ref, body), f"create {ref}")
+
+    def replace(self, ref: ObjectRef, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(lambda: self.client.replace(ref, body), f"update {ref}")
+
+    def patch(self, ref: ObjectRef, body: Any, patch_type: PatchType) -> dict[str, Any]:
+        return self._call(lambda: self.client.patch(ref, body, patch_type), f"patch {ref}")
+
+
 def read_record(client: KubeClient, release: str, namespace: str) -> dict[str, Any] | None:
     """The Lease as it is (None when there is none)."""
     try:
-        return client.get(lease_ref(release, namespace))
+        return RetryingClient(client).get(lease_ref(release, namespace))
     except NotFound:
         return None
 
@@ -117,7 +155,7 @@ def post_request(client: KubeClient, release: str, namespace: str, action: str,
         raise ValueError(action)
     body = {"metadata": {"annotations": {REQUEST_KEY: json.dumps(
         {"action": action, "by": by, "at": now_micro(), "id": uuid.uuid4().hex[:8]})}}}
-    return client.patch(lease_ref(release, namespace), body, PatchType.MERGE)
+    return RetryingClient(client).patch(lease_ref(release, namespace), body, PatchType.MERGE)
 
 
 class Lease:
@@ -126,7 +164,7 @@ class Lease:
     def __init__(self, client: KubeClient, release: str, namespace: str, *,
                  identity: str | None = None, duration: int | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.client = client
+        self.client = RetryingClient(client)
         self.ref = lease_ref(release, namespace)
         self.release = release
         self.identity = identity or make_identity()
@@ -142,7 +180,7 @@ class Lease:
     def acquire(self) -> dict[str, Any] | None:
         """Take the lock; return the recorded state (None if none). Raise LockHeld."""
         for _ in range(10):
-            obj = read_record(self.client, self.release, self.ref.namespace or "")
+            obj = read_record(self.client.client, self.release, self.ref.namespace or "")
             if obj is None:
                 try:
                     self.obj = self.client.create(self.ref, self._fresh_body())

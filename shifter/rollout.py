@@ -73,7 +73,7 @@ class Prepared:
 
     def check_cluster(self) -> Split:
         retry.kube(self.router.check, what="check the router objects")
-        check_services(self.client, self.target)
+        retry.kube(lambda: check_services(self.client, self.target), what="read the Services")
         self.split = _read_split(self.router)
         return self.split
 
