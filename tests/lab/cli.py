@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -75,10 +76,8 @@ def parse(stdout: str) -> list[dict[str, Any]]:
     for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{"):
-            try:
+            with contextlib.suppress(ValueError):
                 events.append(json.loads(line))
-            except ValueError:
-                pass
     return events
 
 

@@ -25,7 +25,7 @@ from shifter.state import (
 )
 
 PLAN = make_plan((10, 50, 100), bake=10, interval=1, deadline=30)
-P, F, I = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE
+P, F, INC = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE
 
 
 def started(step=0, at=0.0):
@@ -68,9 +68,9 @@ def test_pass_before_bake_waits_then_advances():
 
 def test_inconclusive_after_bake_keeps_waiting_until_deadline():
     s = started()
-    s, actions = advance(s, Sample(12.0, I, "too few requests"), PLAN)
+    s, actions = advance(s, Sample(12.0, INC, "too few requests"), PLAN)
     assert actions == []
-    s, actions = advance(s, Sample(30.0, I, "too few requests"), PLAN)
+    s, actions = advance(s, Sample(30.0, INC, "too few requests"), PLAN)
     assert s.phase is Phase.REVERTING and s.revert_cause is RevertCause.DEADLINE
     assert isinstance(actions[0], Revert) and "too few requests" in actions[0].reason
 
@@ -93,7 +93,7 @@ def test_consecutive_and_total_limits():
     assert a == [] and s.consecutive_failures == 0 and s.total_failures == 1
     s, a = advance(s, Sample(3, F), plan)
     assert a == []
-    s, a = advance(s, Sample(4, I), plan)
+    s, a = advance(s, Sample(4, INC), plan)
     s, a = advance(s, Sample(5, F), plan)  # third in total
     assert s.phase is Phase.REVERTING and isinstance(a[0], Revert)
 
@@ -166,7 +166,7 @@ def test_promote_request_waits_for_a_pass_then_skips_remaining_steps():
     s = started()
     s, a = advance(s, Request(1.0, "promote"), PLAN)
     assert a == [] and s.promote_requested
-    s, a = advance(s, Sample(2.0, I), PLAN)
+    s, a = advance(s, Sample(2.0, INC), PLAN)
     assert a == []
     s, a = advance(s, Sample(3.0, P), PLAN)  # before bake ends: still promotes
     assert s.phase is Phase.PROMOTING and isinstance(a[0], Promote)
