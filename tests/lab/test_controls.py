@@ -165,8 +165,8 @@ def test_api_faults_during_a_rollout_do_not_break_it(lab_nginx, tmp_path):
     ing["metadata"].setdefault("annotations", {})["team.example/owner"] = "payments"
     store.put(ing)
     lab.apiserver.faults.set(resource="ingresses", verbs="write", conflicts=3)
-    lab.apiserver.faults.set(resource="leases", error_rate=0.3, error_code=500)
-    lab.apiserver.faults.set(resource="ingresses", verbs="read", error_rate=0.3,
+    lab.apiserver.faults.set(resource="leases", error_rate=0.15, error_code=500)
+    lab.apiserver.faults.set(resource="ingresses", verbs="read", error_rate=0.15,
                              error_code=429)
     lab.apiserver.faults.set(latency=0.05)
     try:
