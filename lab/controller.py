@@ -110,6 +110,7 @@ class LabController:
         self.generation = 0  # bumps every time new weights are programmed
         self.programmed_at = 0.0  # monotonic time of the last programming
         self.last_error: str | None = None
+        self.synced: tuple[str, int] = ("", -1)  # (router, store revision) last read
         self.set_latencies: list[float] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -152,10 +153,12 @@ class LabController:
 
     def sync(self) -> None:
         """Read the objects once and program HAProxy if the weights changed."""
+        revision = int(getattr(self.store, "revision", 0))
+        router = self._router
         try:
-            shares = read_shares(self.store, self._router, self.namespace, self.release)
+            shares = read_shares(self.store, router, self.namespace, self.release)
         except Exception as exc:
-            self.last_error = f"reading {self._router} objects: {exc}"
+            self.last_error = f"reading {router} objects: {exc}"
             raise
         weights, split = to_weights(shares, self.colours)
         if weights != self.weights:
@@ -166,12 +169,23 @@ class LabController:
                 self.weights, self.split = weights, split
                 self.generation += 1
                 self.programmed_at = time.monotonic()
-                self._cond.notify_all()
+        with self._cond:
+            self.synced = (router, revision)
+            self._cond.notify_all()
         self.last_error = None
 
-    def wait_for(self, split: Mapping[str, float], timeout: float = 5.0) -> dict[str, float]:
-        """Wait until the programmed split equals `split` (percent, missing = 0)."""
+    def wait_for(self, split: Mapping[str, float], timeout: float = 5.0, *,
+                 fresh: bool = False) -> dict[str, float]:
+        """Wait until the programmed split equals `split` (percent, missing = 0).
+
+        With `fresh`, also wait until the controller has read the store as it is now
+        (for the current router kind), so an old split that happens to match is not taken.
+        """
+        revision = int(getattr(self.store, "revision", 0)) if fresh else -1
+
         def matches() -> bool:
+            if fresh and (self.synced[0] != self._router or self.synced[1] < revision):
+                return False
             return all(
                 abs(self.split.get(c, 0.0) - split.get(c, 0.0)) < 1e-6
                 for c in {*split, *self.split}

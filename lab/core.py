@@ -262,7 +262,7 @@ class Lab:
         seeding.seed(store, router, release=self.release, ns=self.namespace)
         self.router = router
         self.controller.router = router
-        self.controller.wait_for({"blue": 100.0}, timeout=5)
+        self.controller.wait_for({"blue": 100.0}, timeout=5, fresh=True)
         if self.info:
             self.info["router"] = router
             self._write_info()
