@@ -83,7 +83,9 @@ class Prepared:
             what="read the Deployment")
         self.reporter.emit("preflight", check="deployment",
                            message=f"Deployment {self.cfg.deployment(new.value)}: {why}")
-        self.analyzer = wiring.make_analyzer(self.cfg, self.target, new)
+        placeholders = retry.kube(self.router.query_placeholders, what="read the router")
+        self.analyzer = wiring.make_analyzer(self.cfg, self.target, new,
+                                             placeholders=placeholders)
         n = retry.prometheus(lambda: check_queries(self._analyzer()), what="pre-flight queries",
                              deadline=5.0)
         self.reporter.emit("preflight", check="queries",

@@ -42,15 +42,28 @@ def make_checks(cfg: Config) -> list[CheckSpec]:
                         min_requests=a.min_requests, alpha=a.alpha, custom=custom)
 
 
+def live_new_placeholders(per_colour: Mapping[str, str], new: Colour) -> dict[str, str]:
+    """``blue_x``/``green_x`` placeholders as ``live_x``/``new_x`` too, for this rollout."""
+    out = dict(per_colour)
+    for key, value in per_colour.items():
+        for colour, role in ((new, "new"), (new.other, "live")):
+            prefix = f"{colour.value}_"
+            if key.startswith(prefix):
+                out[f"{role}_{key[len(prefix):]}"] = value
+    return out
+
+
 def make_analyzer(cfg: Config, target: Target, new: Colour,
-                  source: PrometheusSource | None = None) -> Analyzer:
+                  source: PrometheusSource | None = None,
+                  placeholders: Mapping[str, str] | None = None) -> Analyzer:
     src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout)
     router = cfg.router
     name = str(router.get("ingress") or router.get("route") or router.get("virtual_service")
                or router.get("service") or cfg.release)
     ctx = RenderContext(namespace=target.namespace, release=cfg.release,
                         live_service=target.service(new.other),
-                        new_service=target.service(new), ingress=name, route=name, extra={})
+                        new_service=target.service(new), ingress=name, route=name,
+                        extra=live_new_placeholders(placeholders or {}, new))
     return Analyzer(src, make_checks(cfg), ctx)
 
 

@@ -69,6 +69,8 @@ def bucket_query(metric: str, selector: str, source_label: str = "service") -> s
 
 
 _HAPROXY_SERVERS = 'server=~"{services}"'
+# Envoy Gateway's per-backend cluster of a route rule; the gateway router supplies the indices.
+_ENVOY_RULE = "httproute/{namespace}/{route}/rule/{rule_index}"
 _ENVOY_CLUSTERS = 'envoy_cluster_name=~"{live_cluster}|{new_cluster}"'
 
 
@@ -149,8 +151,8 @@ PRESETS: dict[str, Preset] = {
         ),
         latency_scale=0.001,
         defaults=(
-            ("live_cluster", "httproute/{namespace}/{route}/rule/0/backend/{live_backend_index}"),
-            ("new_cluster", "httproute/{namespace}/{route}/rule/0/backend/{new_backend_index}"),
+            ("live_cluster", _ENVOY_RULE + "/backend/{live_backend_index}"),
+            ("new_cluster", _ENVOY_RULE + "/backend/{new_backend_index}"),
         ),
     ),
     "haproxy": Preset(

@@ -121,6 +121,9 @@ class WeightedRouter:
     def load(self) -> tuple[Weighted | None, str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def query_placeholders(self) -> dict[str, str]:
+        return {}
+
     def objects(self) -> list[ObjectRef]:
         return [self.ref]
 

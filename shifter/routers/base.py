@@ -94,6 +94,12 @@ class Router(Protocol):
         """The split as the cluster has it now."""
         ...
 
+    def query_placeholders(self) -> dict[str, str]:
+        """Extra PromQL placeholders this router's objects define (e.g. the HTTPRoute rule and
+        backendRef indices that Envoy's cluster names are built from), keyed per colour as
+        ``blue_...``/``green_...``; empty when there are none."""
+        ...
+
     def set_weight(self, new: Colour, weight: int, *, dry_run: bool = False) -> list[Change]:
         """Send ``weight`` percent to ``new`` and the rest to its other colour; read back."""
         ...

@@ -99,6 +99,15 @@ class GatewayRouter(WeightedRouter):
         route = get_or_invalid(self.client, self.ref, "router.route")
         return parse_rule(route, find_rule(route, self.target, self.config.rule), self.target)
 
+    def query_placeholders(self) -> dict[str, str]:
+        route = get_or_invalid(self.client, self.ref, "router.route")
+        rule = find_rule(route, self.target, self.config.rule)
+        weighted, _ = parse_rule(route, rule, self.target)
+        out = {"rule_index": str(rule)}
+        if weighted is not None:
+            out.update({f"{c.value}_backend_index": str(i) for c, i in weighted.index.items()})
+        return out
+
     def check(self) -> None:
         self._loaded()
         check_services(self.client, self.target)

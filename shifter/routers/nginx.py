@@ -255,6 +255,9 @@ class NginxRouter:
         self.canary_ref = self.main_ref.named(config.canary_ingress or f"{main}-canary")
         self.reason = ""  # why the last read() returned weight None
 
+    def query_placeholders(self) -> dict[str, str]:
+        return {}
+
     def objects(self) -> list[ObjectRef]:
         return [self.main_ref, self.canary_ref]
 

@@ -83,6 +83,9 @@ class ServiceRouter:
                              target.namespace)
         self.reason = ""
 
+    def query_placeholders(self) -> dict[str, str]:
+        return {}
+
     def objects(self) -> list[ObjectRef]:
         return [self.ref]
 

@@ -259,7 +259,7 @@ def _ctx(namespace: str = "shop") -> RenderContext:
         new_service="shop-green",
         ingress="shop",
         route="shop",
-        extra={"live_backend_index": "0", "new_backend_index": "1"},
+        extra={"live_backend_index": "0", "new_backend_index": "1", "rule_index": "0"},
     )
 
 

@@ -18,7 +18,7 @@ CTX = RenderContext(
     new_service="shop-green",
     ingress="shop",
     route="shop-route",
-    extra={"live_backend_index": "0", "new_backend_index": "1"},
+    extra={"live_backend_index": "0", "new_backend_index": "1", "rule_index": "0"},
 )
 
 
