@@ -89,7 +89,8 @@ class TextReporter:
             q = check.get("query", "")
             if self.verbose_queries and q and q not in self._shown_queries:
                 self._shown_queries.add(q)
-                self.stream.write(f"      query: {q}\n")
+                shown = q.replace("\n", "\n             ")
+                self.stream.write(f"      query: {shown}\n")
         self.stream.flush()
 
     def _on_request(self, f: Mapping[str, Any]) -> None:
