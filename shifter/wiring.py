@@ -3,7 +3,7 @@ notifier, smoke checks. The only module that knows how config sections map onto 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shifter.analysis.analyzer import Analyzer
@@ -14,7 +14,7 @@ from shifter.config import Config
 from shifter.kube.client import KubeClient
 from shifter.notify import Notifier, Webhook
 from shifter.routers.base import Colour, Router, Target
-from shifter.routers.registry import build_router
+from shifter.routers.registry import build_router, placeholder_names
 from shifter.smoke import SmokeCheck
 
 
@@ -30,8 +30,12 @@ def make_router(cfg: Config, client: KubeClient, target: Target,
     return build_router(kind, client, target, section)
 
 
-def make_checks(cfg: Config) -> list[CheckSpec]:
+def make_checks(cfg: Config, extra: Sequence[str] | None = None) -> list[CheckSpec]:
+    """The checks; ``extra`` names the router's placeholders (default: those it declares)."""
     a = cfg.analysis
+    if extra is None:
+        extra = list(live_new_placeholders(
+            dict.fromkeys(placeholder_names(cfg.router_kind), ""), Colour.GREEN))
     custom = [CheckSpec(name=c.name, kind=CheckKind(c.kind), query=c.query, max=c.max,
                         max_over_baseline=c.max_over_baseline, quantile=c.quantile,
                         min_requests=a.min_requests, alpha=a.alpha) for c in a.checks]
@@ -39,7 +43,8 @@ def make_checks(cfg: Config) -> list[CheckSpec]:
                         max_latency=a.max_latency_p99,
                         max_error_rate_over_baseline=a.max_error_rate_over_baseline,
                         max_latency_over_baseline=a.max_latency_over_baseline,
-                        min_requests=a.min_requests, alpha=a.alpha, custom=custom)
+                        min_requests=a.min_requests, alpha=a.alpha, custom=custom,
+                        extra=tuple(extra))
 
 
 def live_new_placeholders(per_colour: Mapping[str, str], new: Colour) -> dict[str, str]:
@@ -64,7 +69,7 @@ def make_analyzer(cfg: Config, target: Target, new: Colour,
                         live_service=target.service(new.other),
                         new_service=target.service(new), ingress=name, route=name,
                         extra=live_new_placeholders(placeholders or {}, new))
-    return Analyzer(src, make_checks(cfg), ctx)
+    return Analyzer(src, make_checks(cfg, list(ctx.extra)), ctx)
 
 
 def make_smoke(cfg: Config) -> list[SmokeCheck]:

@@ -17,6 +17,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 promoted, 1 internal error, 2 invalid input (nothing changed), "
+           "3 rolled back on an SLO breach, 4 aborted (operator or signal), 5 cluster or "
+           "Prometheus unreachable, 6 another run holds the release's lock.",
 )
 
 
@@ -29,9 +32,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
-    """Exit codes: 0 promoted, 1 internal error, 2 invalid input (nothing changed), 3 rolled
-    back on an SLO breach, 4 aborted (operator or signal), 5 cluster or Prometheus
-    unreachable, 6 another run holds the release's lock."""
+    """shifter's commands."""
 
 
 app.command("run")(run.run)

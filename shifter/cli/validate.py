@@ -43,11 +43,12 @@ def validate(
 
         cfg = load_config(file, {"release": release})
         if offline:
-            from shifter.routers.registry import config_model
+            from shifter.routers.registry import parse_config
+            from shifter.wiring import make_checks
 
-            section = {k: v for k, v in cfg.router.items() if k != "kind"}
-            config_model(cfg.router_kind).model_validate(section)
-            print(f"{file}: valid (offline)")
+            parse_config(cfg.router_kind, cfg.router)
+            make_checks(cfg)
+            print(f"{file}: valid (offline: the cluster and Prometheus were not contacted)")
             return
         client = connect(kubeconfig, context)
         ns = resolve_namespace(namespace, cfg.namespace, client)

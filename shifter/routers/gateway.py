@@ -88,6 +88,8 @@ class GatewayRouter(WeightedRouter):
     """Shifts traffic by the weights of two backendRefs in one HTTPRoute rule."""
 
     field = "router.route"
+    #: What ``query_placeholders`` defines (Envoy Gateway names clusters after these).
+    PLACEHOLDERS = ("rule_index", "blue_backend_index", "green_backend_index")
 
     def __init__(self, client: KubeClient, target: Target, config: GatewayConfig) -> None:
         super().__init__(client, target, ObjectRef(

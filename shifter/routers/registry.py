@@ -52,21 +52,31 @@ def _error(exc: ValidationError) -> ConfigError:
     return ConfigError(f"router.{loc}" if loc else "router", err["msg"])
 
 
+def placeholder_names(name: str) -> tuple[str, ...]:
+    """The query placeholders router ``name`` defines (see ``Router.query_placeholders``)."""
+    return tuple(getattr(ROUTERS[_known(name)], "PLACEHOLDERS", ()))
+
+
+def parse_config(name: str, config: Mapping[str, Any] | BaseModel | None = None) -> BaseModel:
+    """Router ``name``'s ``router:`` mapping (``kind`` allowed) validated, or ConfigError
+    naming the field (``router.ingress: ...``). Touches no cluster."""
+    model = config_model(name)
+    if isinstance(config, model):
+        return config
+    raw = dict(config or {})
+    if raw.get("kind", name) != name:
+        raise ConfigError("router.kind", f"expected {name!r}, got {raw['kind']!r}")
+    raw.pop("kind", None)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _error(exc) from exc
+
+
 def build_router(name: str, client: KubeClient, target: Target,
                  config: Mapping[str, Any] | BaseModel | None = None) -> Router:
     """Router ``name`` for ``target``; ``config`` is its ``router:`` mapping (``kind``
     allowed) or an already validated model."""
-    model = config_model(name)
-    if isinstance(config, model):
-        parsed = config
-    else:
-        raw = dict(config or {})
-        if raw.get("kind", name) != name:
-            raise ConfigError("router.kind", f"expected {name!r}, got {raw['kind']!r}")
-        raw.pop("kind", None)
-        try:
-            parsed = model.model_validate(raw)
-        except ValidationError as exc:
-            raise _error(exc) from exc
+    parsed = parse_config(name, config)  # ConfigError for an unknown name, first
     router: Router = ROUTERS[name](client, target, parsed)
     return router
