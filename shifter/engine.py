@@ -178,7 +178,8 @@ class Engine:
         step = self.plan.steps[self.state.step]
         try:
             results = retry.prometheus(lambda: self.analyzer.evaluate(window),
-                                       what="analysis", deadline=min(2.0, self.plan.interval))
+                                       what="analysis", deadline=min(2.0, self.plan.interval),
+                                       clock=self.clock, sleep=self.sleep)
         except PrometheusUnavailable as exc:
             results = []
             reason = f"Prometheus unavailable: {exc}"
@@ -216,7 +217,8 @@ class Engine:
     def _set_weight(self, a: SetWeight) -> Event:
         try:
             retry.kube(lambda: self.router.set_weight(self.new, a.weight),
-                       what=f"set weight {a.weight}%", retry_on_invalid=True)
+                       what=f"set weight {a.weight}%", retry_on_invalid=True,
+                       clock=self.clock, sleep=self.sleep)
         except ShifterError as exc:
             log.error("could not set the weight", weight=a.weight, error=str(exc))
             return Broken(self.clock(), f"could not set {a.weight}% on {self.new}: {exc}")
@@ -240,7 +242,8 @@ class Engine:
 
         try:
             retry.revert(lambda: self.router.revert(self.new), what="revert",
-                         deadline=self.revert_deadline, on_attempt_failed=attempt_failed)
+                         deadline=self.revert_deadline, on_attempt_failed=attempt_failed,
+                         clock=self.clock, sleep=self.sleep)
         except ShifterError as exc:
             log.critical("REVERT FAILED: traffic may still reach the new colour",
                          new=self.target.service(self.new), error=str(exc))
@@ -260,7 +263,8 @@ class Engine:
         self.reporter.emit("promote", new=self.new.value, reason=a.reason)
         try:
             retry.kube(lambda: self.router.promote(self.new), what="promote",
-                       retry_on_invalid=True, deadline=60.0)
+                       retry_on_invalid=True, deadline=60.0, clock=self.clock,
+                       sleep=self.sleep)
         except ShifterError as exc:
             log.critical("PROMOTE FAILED", error=str(exc))
             self._kevent("PromoteFailed", str(exc), warning=True)

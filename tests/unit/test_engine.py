@@ -1,0 +1,173 @@
+"""The engine over a fake router, fake analysis and a fake clock: no sleeping, no cluster."""
+
+from __future__ import annotations
+
+from shifter.analysis.verdict import CheckResult, Verdict
+from shifter.engine import Engine, Interrupt
+from shifter.errors import KubeError
+from shifter.plan import make_plan
+from shifter.routers.base import Change, Colour, Split, Target
+from shifter.state import Phase
+
+TARGET = Target("demo", "shop", "shop-blue", "shop-green")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeRouter:
+    supports_partial = True
+
+    def __init__(self, *, fail_revert: int = 0) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.weight = 0
+        self.fail_revert = fail_revert
+
+    def objects(self):
+        return []
+
+    def check(self) -> None:
+        pass
+
+    def query_placeholders(self) -> dict[str, str]:
+        return {}
+
+    def read(self) -> Split:
+        return Split(Colour.BLUE, self.weight)
+
+    def set_weight(self, new, weight, *, dry_run=False) -> list[Change]:
+        self.calls.append(("set", weight))
+        self.weight = weight
+        return []
+
+    def promote(self, new, *, dry_run=False) -> list[Change]:
+        self.calls.append(("promote", 100))
+        return []
+
+    def revert(self, new, *, dry_run=False) -> list[Change]:
+        if self.fail_revert:
+            self.fail_revert -= 1
+            raise KubeError("boom", status=500)
+        self.calls.append(("revert", 0))
+        self.weight = 0
+        return []
+
+
+class ScriptedAnalyzer:
+    """Verdicts by (weight, sample number within the step)."""
+
+    def __init__(self, router: FakeRouter, verdicts) -> None:
+        self.router = router
+        self.verdicts = verdicts
+        self.windows: list[float] = []
+
+    def evaluate(self, window: float):
+        self.windows.append(window)
+        v = self.verdicts(self.router.weight, window)
+        return [CheckResult("error-rate", v, f"{v.value} at {self.router.weight}%", "q", {})]
+
+
+class Events:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict]] = []
+
+    def emit(self, event: str, **fields) -> None:
+        self.events.append((event, fields))
+
+    def close(self) -> None:
+        pass
+
+    def names(self) -> list[str]:
+        return [e for e, _ in self.events]
+
+
+def engine(verdicts, *, bake=5.0, interval=1.0, deadline=None, router=None):
+    clock = Clock()
+    router = router or FakeRouter()
+    analyzer = ScriptedAnalyzer(router, verdicts)
+    events = Events()
+    eng = Engine(router=router, analyzer=analyzer, plan=make_plan(
+        (10, 50, 100), bake=bake, interval=interval, deadline=deadline),
+        target=TARGET, new=Colour.GREEN, reporter=events, clock=clock, sleep=clock.sleep,
+        revert_deadline=5.0)
+    return eng, router, analyzer, events, clock
+
+
+def test_healthy_rollout_walks_every_step_and_promotes():
+    eng, router, analyzer, events, clock = engine(lambda w, win: Verdict.PASS)
+    outcome = eng.run()
+    assert outcome.phase is Phase.PROMOTED and outcome.exit_code == 0
+    assert router.calls == [("set", 10), ("set", 50), ("set", 100), ("promote", 100)]
+    # each step sampled every interval from the weight change until the bake ended
+    assert [round(w) for w in analyzer.windows] == [1, 2, 3, 4, 5] * 3
+    assert 15.0 <= clock.now - 1000.0 < 16.0
+
+
+def test_first_failure_reverts_on_that_tick_with_one_write():
+    eng, router, analyzer, events, clock = engine(
+        lambda w, win: Verdict.FAIL if w == 50 and win >= 2 else Verdict.PASS)
+    outcome = eng.run()
+    assert outcome.phase is Phase.ROLLED_BACK and outcome.exit_code == 3
+    assert router.calls == [("set", 10), ("set", 50), ("revert", 0)]
+    names = events.names()
+    i = names.index("revert")
+    assert events.events[i - 1][1]["verdict"] == "fail"
+    assert names[i + 1] == "reverted"
+    assert outcome.revert_seconds is not None
+
+
+def test_inconclusive_until_the_deadline_reverts():
+    eng, router, *_ = engine(lambda w, win: Verdict.INCONCLUSIVE, deadline=8.0)
+    outcome = eng.run()
+    assert outcome.phase is Phase.ROLLED_BACK
+    assert "deadline" in outcome.reason
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+def test_a_revert_that_keeps_failing_is_retried_then_reported():
+    router = FakeRouter(fail_revert=2)
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL, router=router)
+    outcome = eng.run()
+    assert outcome.phase is Phase.ROLLED_BACK  # the third attempt went through
+    assert router.calls[-1] == ("revert", 0)
+
+
+def test_a_revert_that_never_succeeds_ends_failed():
+    router = FakeRouter(fail_revert=10**6)
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL, router=router)
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED and "revert failed" in outcome.reason
+
+
+def test_interrupt_reverts_and_exits_4():
+    interrupt = Interrupt()
+    calls = {"n": 0}
+
+    def verdicts(w, win):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            interrupt.set("SIGTERM")
+        return Verdict.INCONCLUSIVE
+
+    eng, router, *_ = engine(verdicts)
+    eng.interrupt = interrupt
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and outcome.exit_code == 4
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+def test_record_for_the_lease_says_where_the_rollout_is():
+    eng, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.run()
+    record = eng.record()
+    assert record["phase"] == "promoted" and record["weight"] == 100
+    assert record["new"] == "green" and record["live"] == "blue"
+    assert record["history"] and record["history"][-1]["verdict"] == "pass"
