@@ -31,6 +31,14 @@ LogLevelOpt = Annotated[str, typer.Option(
                                                     "error.")]
 
 
+# Secret values known to this process (webhook URLs, tokens): scrubbed from every log line.
+SECRETS: list[str] = []
+
+
+def add_secrets(values: list[str]) -> None:
+    SECRETS.extend(v for v in values if v and v not in SECRETS)
+
+
 def setup_logging(level: str = "info", secrets: Callable[[], list[str]] | None = None) -> None:
     import structlog
 
@@ -44,7 +52,7 @@ def setup_logging(level: str = "info", secrets: Callable[[], list[str]] | None =
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_processor(secrets or list),
+            redact_processor(secrets or (lambda: list(SECRETS))),
             structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
             if sys.stderr.isatty() else structlog.processors.JSONRenderer(),
         ],

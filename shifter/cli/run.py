@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from shifter.cli.common import (
     LogLevelOpt,
     NamespaceOpt,
     OutputOpt,
+    add_secrets,
     check_output,
     connect,
     exit_codes,
@@ -102,7 +104,10 @@ def run(
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
             min_requests=min_requests, on_interrupt=on_interrupt))
+        add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])
         client = connect(kubeconfig, context)
+        token = str(client.api.configuration.api_key.get("BearerToken") or "")
+        add_secrets([token, token.removeprefix("Bearer ")])
         ns = resolve_namespace(namespace, cfg.namespace, client)
         reporter = make_reporter(output)
         try:
