@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,18 @@ class Plan:
     @property
     def last(self) -> int:
         return len(self.steps) - 1
+
+    @property
+    def looks(self) -> int:
+        """The most analysis evaluations this plan can make: one per interval up to each
+        step's deadline. The false-revert budget is split over them (see ``per_look``)."""
+        return sum(max(1, math.ceil(s.deadline / self.interval)) for s in self.steps)
+
+    def per_look(self, alpha: float) -> float:
+        """Significance level of one evaluation so that a release exactly at its limits is
+        reverted on noise with probability at most ``alpha`` over the whole rollout
+        (Bonferroni over every planned look; the looks overlap, so this is conservative)."""
+        return alpha / self.looks
 
 
 def validate_steps(steps: Sequence[int], *, field: str = "steps") -> tuple[int, ...]:

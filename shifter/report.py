@@ -68,6 +68,9 @@ class TextReporter:
                    f"{f['live']} -> {f['new']} in steps {steps} "
                    f"(bake {format_duration(f['bake'])}, every "
                    f"{format_duration(f['interval'])})", "bold")
+        if "looks" in f:
+            self._line(f"  false-revert budget {f['alpha']:g} over up to {f['looks']} "
+                       f"evaluations: each tests at {f['alpha_per_look']:.2g}", "dim")
         for c in f.get("changes", []):
             self._line(f"  would {c['verb']} {c['object']}: {c['summary']}")
             self._line(f"    {c['patch_type'] or 'application/json'}: "

@@ -84,7 +84,7 @@ class Prepared:
         self.reporter.emit("preflight", check="deployment",
                            message=f"Deployment {self.cfg.deployment(new.value)}: {why}")
         placeholders = retry.kube(self.router.query_placeholders, what="read the router")
-        self.analyzer = wiring.make_analyzer(self.cfg, self.target, new,
+        self.analyzer = wiring.make_analyzer(self.cfg, self.target, new, self.plan,
                                              placeholders=placeholders)
         n = retry.prometheus(lambda: check_queries(self._analyzer()), what="pre-flight queries",
                              deadline=5.0)
@@ -112,7 +112,10 @@ class Prepared:
                            router=self.cfg.router_kind, live=self.target.service(new.other),
                            new=self.target.service(new), steps=list(self.plan.weights),
                            bake=self.plan.steps[0].bake, interval=self.plan.interval,
-                           deadline=self.plan.steps[0].deadline, changes=changes or [])
+                           deadline=self.plan.steps[0].deadline, looks=self.plan.looks,
+                           alpha=self.cfg.analysis.alpha,
+                           alpha_per_look=self.plan.per_look(self.cfg.analysis.alpha),
+                           changes=changes or [])
 
 
 def validate(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter) -> int:

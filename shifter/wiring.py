@@ -13,6 +13,7 @@ from shifter.analysis.prometheus import PrometheusSource
 from shifter.config import Config
 from shifter.kube.client import KubeClient
 from shifter.notify import Notifier, Webhook
+from shifter.plan import Plan
 from shifter.routers.base import Colour, Router, Target
 from shifter.routers.registry import build_router, placeholder_names
 from shifter.smoke import SmokeCheck
@@ -30,20 +31,23 @@ def make_router(cfg: Config, client: KubeClient, target: Target,
     return build_router(kind, client, target, section)
 
 
-def make_checks(cfg: Config, extra: Sequence[str] | None = None) -> list[CheckSpec]:
-    """The checks; ``extra`` names the router's placeholders (default: those it declares)."""
+def make_checks(cfg: Config, extra: Sequence[str] | None = None, *,
+                alpha: float | None = None) -> list[CheckSpec]:
+    """The checks; ``extra`` names the router's placeholders (default: those it declares);
+    ``alpha`` is the significance of one evaluation (default: the whole budget)."""
     a = cfg.analysis
+    alpha = a.alpha if alpha is None else alpha
     if extra is None:
         extra = list(live_new_placeholders(
             dict.fromkeys(placeholder_names(cfg.router_kind), ""), Colour.GREEN))
     custom = [CheckSpec(name=c.name, kind=CheckKind(c.kind), query=c.query, max=c.max,
                         max_over_baseline=c.max_over_baseline, quantile=c.quantile,
-                        min_requests=a.min_requests, alpha=a.alpha) for c in a.checks]
+                        min_requests=a.min_requests, alpha=alpha) for c in a.checks]
     return build_checks(preset=a.preset, max_error_rate=a.max_error_rate,
                         max_latency=a.max_latency_p99,
                         max_error_rate_over_baseline=a.max_error_rate_over_baseline,
                         max_latency_over_baseline=a.max_latency_over_baseline,
-                        min_requests=a.min_requests, alpha=a.alpha, custom=custom,
+                        min_requests=a.min_requests, alpha=alpha, custom=custom,
                         extra=tuple(extra))
 
 
@@ -58,9 +62,10 @@ def live_new_placeholders(per_colour: Mapping[str, str], new: Colour) -> dict[st
     return out
 
 
-def make_analyzer(cfg: Config, target: Target, new: Colour,
+def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
                   source: PrometheusSource | None = None,
                   placeholders: Mapping[str, str] | None = None) -> Analyzer:
+    """The analysis of this rollout; each evaluation gets its share of ``analysis.alpha``."""
     src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout)
     router = cfg.router
     name = str(router.get("ingress") or router.get("route") or router.get("virtual_service")
@@ -69,7 +74,8 @@ def make_analyzer(cfg: Config, target: Target, new: Colour,
                         live_service=target.service(new.other),
                         new_service=target.service(new), ingress=name, route=name,
                         extra=live_new_placeholders(placeholders or {}, new))
-    return Analyzer(src, make_checks(cfg, list(ctx.extra)), ctx)
+    checks = make_checks(cfg, list(ctx.extra), alpha=plan.per_look(cfg.analysis.alpha))
+    return Analyzer(src, checks, ctx)
 
 
 def make_smoke(cfg: Config) -> list[SmokeCheck]:
