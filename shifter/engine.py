@@ -225,6 +225,7 @@ class Engine:
         now = self.clock()
         self._next_tick = now + self.plan.interval
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,
+                           bake=self.plan.steps[a.step].bake,
                            new=self.new.value, live=self.live.value)
         self._notify("step", step=a.step + 1, weight=a.weight)
         self._kevent("StepStarted", f"step {a.step + 1}/{len(self.plan.steps)}: "

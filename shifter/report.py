@@ -36,23 +36,67 @@ def _check_line(check: Mapping[str, Any]) -> str:
     return f"    {check.get('verdict', '?'):<12} {check.get('check')}: {check.get('reason', '')}"
 
 
-class TextReporter:
-    """Plain lines for people; colour when on a terminal."""
+class _Progress:
+    """The live status line under the log on a terminal: step, weight, time, last verdict."""
 
-    def __init__(self, stream: TextIO | None = None, *, verbose_queries: bool = True) -> None:
+    def __init__(self) -> None:
+        self.text = "pre-flight"
+        self.since: float | None = None
+        self.bake: float | None = None
+        self.verdict = ""
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        line = Text(f"  {self.text}", style="bold")
+        if self.since is not None:
+            elapsed = time.monotonic() - self.since
+            line.append(f" · {format_duration(elapsed)}")
+            if self.bake:
+                line.append(f" of {format_duration(self.bake)} bake")
+        if self.verdict:
+            style = {"pass": "green", "fail": "red"}.get(self.verdict, "yellow")
+            line.append(" · last verdict ")
+            line.append(self.verdict, style=style)
+        return line
+
+
+class TextReporter:
+    """Lines for people: plain when piped, coloured with a live status line on a terminal."""
+
+    STYLES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
+
+    def __init__(self, stream: TextIO | None = None, *, verbose_queries: bool = True,
+                 live: bool | None = None) -> None:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.verbose_queries = verbose_queries
         self.started = time.monotonic()
         self._shown_queries: set[str] = set()
+        self.progress = _Progress()
+        self._live: Any = None
+        self._console: Any = None
+        if self.tty if live is None else live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._console = Console(file=self.stream, highlight=False)
+            self._live = Live(self.progress, console=self._console, refresh_per_second=4,
+                              transient=True)
+            self._live.start()
+
+    def _write(self, text: str, style: str = "") -> None:
+        if self._console is not None:
+            self._console.print(text, style=style or None, markup=False, soft_wrap=True)
+            return
+        if self.tty and style:
+            text = f"\033[{self.STYLES[style]}m{text}\033[0m"
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def _line(self, text: str, style: str = "") -> None:
         stamp = f"[{format_duration(time.monotonic() - self.started):>6}] "
-        if self.tty and style:
-            codes = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
-            text = f"\033[{codes[style]}m{text}\033[0m"
-        self.stream.write(stamp + text + "\n")
-        self.stream.flush()
+        self._write(stamp + text, style)
 
     def emit(self, event: str, **f: Any) -> None:
         handler = getattr(self, f"_on_{event}", None)
@@ -80,21 +124,27 @@ class TextReporter:
         self._line(f"pre-flight: {f['message']}")
 
     def _on_step(self, f: Mapping[str, Any]) -> None:
-        self._line(f"step {f['step'] + 1}/{f['steps']}: {f['weight']}% of traffic on "
-                   f"{f['new']}", "bold")
+        text = f"step {f['step'] + 1}/{f['steps']}: {f['weight']}% of traffic on {f['new']}"
+        self._line(text, "bold")
+        self.progress.text, self.progress.since = text, time.monotonic()
+        self.progress.bake = f.get("bake")
+        self.progress.verdict = ""
 
     def _on_verdict(self, f: Mapping[str, Any]) -> None:
         style = {"pass": "green", "fail": "red"}.get(f["verdict"], "yellow")
         self._line(f"step {f['step'] + 1} at {f['weight']}% after "
                    f"{format_duration(f['elapsed'])}: {f['verdict']}", style)
+        self.progress.verdict = f["verdict"]
         for check in f.get("checks", []):
-            self.stream.write(_check_line(check) + "\n")
+            self._write(_check_line(check))
             q = check.get("query", "")
-            if self.verbose_queries and q and q not in self._shown_queries:
-                self._shown_queries.add(q)
+            # Each check's query once (windows change every tick), and always on a failure.
+            name = str(check.get("check"))
+            if self.verbose_queries and q and (name not in self._shown_queries
+                                               or check.get("verdict") == "fail"):
+                self._shown_queries.add(name)
                 shown = q.replace("\n", "\n             ")
-                self.stream.write(f"      query: {shown}\n")
-        self.stream.flush()
+                self._write(f"      query: {shown}", "dim")
 
     def _on_request(self, f: Mapping[str, Any]) -> None:
         self._line(f"operator request: {f['action']} (by {f.get('by', '?')})", "yellow")
@@ -109,10 +159,17 @@ class TextReporter:
         self._line(f"promoting {f['new']}: {f['reason']}", "green")
 
     def _on_summary(self, f: Mapping[str, Any]) -> None:
+        self._stop_live()
         style = "green" if f["exit_code"] == 0 else "red"
         self._line(f"{f['outcome']} (exit {f['exit_code']}): {f['reason']}", style)
 
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
     def close(self) -> None:
+        self._stop_live()
         self.stream.flush()
 
 
