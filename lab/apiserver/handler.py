@@ -244,7 +244,7 @@ class Handler(BaseHTTPRequestHandler):
         label_sel = query.get("labelSelector", "")
         field_sel = query.get("fieldSelector", "")
         labels = selectors.label_matcher(label_sel) if label_sel else None
-        fields = selectors.field_matcher(field_sel) if field_sel else None
+        fields = selectors.field_matcher(field_sel, t.rt.kind) if field_sel else None
 
         def match(obj: dict[str, Any]) -> bool:
             if labels and not labels(obj.get("metadata", {}).get("labels") or {}):

@@ -11,7 +11,7 @@ from .errors import ApiError
 Matcher = Callable[[dict[str, str]], bool]
 
 _SET = re.compile(r"^\s*(!?)([A-Za-z0-9_./-]+)\s+(in|notin)\s*\(([^)]*)\)\s*$")
-_EQ = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)\s*$")
+_EQ = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_./:-]*)\s*$")
 _EXISTS = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*$")
 
 
@@ -58,18 +58,38 @@ def label_matcher(selector: str) -> Matcher:
     return lambda labels: all(r(labels) for r in reqs)
 
 
-def field_matcher(selector: str) -> Callable[[dict[str, Any]], bool]:
-    """Field selectors on metadata.name and metadata.namespace (= == !=)."""
+# Field selectors a real server supports for Events beyond metadata.name/namespace
+# (kubectl describe lists an object's Events with the involvedObject.* ones).
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                "involvedObject.uid", "involvedObject.apiVersion",
+                "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                "reportingComponent", "source", "type")
+
+
+def _field(obj: dict[str, Any], path: str) -> Any:
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if path == "source" and isinstance(value, dict):
+        value = value.get("component")
+    return "" if value is None else str(value)
+
+
+def field_matcher(selector: str, kind: str = "") -> Callable[[dict[str, Any]], bool]:
+    """Field selectors (= == !=) on metadata.name and metadata.namespace, and for Events
+    on the involvedObject, reason, source and type fields, as a real server allows."""
+    known = ["metadata.name", "metadata.namespace"]
+    if kind == "Event":
+        known += EVENT_FIELDS
     reqs: list[tuple[str, bool, str]] = []
     for part in _split(selector):
         m = _EQ.match(part)
-        if not m or m.group(1) not in ("metadata.name", "metadata.namespace"):
+        if not m or m.group(1) not in known:
             raise ApiError(400, f'"{part.strip()}" is not a known field selector: only '
-                                '"metadata.name", "metadata.namespace"')
-        reqs.append((m.group(1).split(".")[1], m.group(2) != "!=", m.group(3)))
+                                + ", ".join(f'"{k}"' for k in known))
+        reqs.append((m.group(1), m.group(2) != "!=", m.group(3)))
 
     def match(obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata", {})
-        return all((meta.get(f) == v) == eq for f, eq, v in reqs)
+        return all((_field(obj, f) == v) == eq for f, eq, v in reqs)
 
     return match
