@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,8 +126,6 @@ class AsUser:
         return str(path)
 
     def shifter(self, *args: str, timeout: float = 90) -> Result:
-        import subprocess
-
         proc = subprocess.run(lab_command(self.target, *args), capture_output=True, text=True,
                               timeout=timeout, env=env(), check=False)
         return Result(proc.returncode, proc.stdout, proc.stderr, parse(proc.stdout))
@@ -140,7 +139,12 @@ class AsUser:
 
 
 def forbidden_of(lab: Lab) -> list[str]:
+    """The user's requests answered 403, as "METHOD path"."""
     return [f"{r.method} {r.path}" for r in of_user(lab) if r.status == 403]
+
+
+def denied_calls(denied: list[str]) -> set[tuple[str, str]]:
+    return {called(path, method) for method, path in (d.split(" ", 1) for d in denied)}
 
 
 # -- sufficient --------------------------------------------------------------------------
@@ -252,8 +256,7 @@ def test_each_rule_is_needed(resource: str, lab_session: Lab, tmp_path: Path) ->
     denied = forbidden_of(lab)
     assert denied, f"removing the {resource} rule forbade nothing"
     group = _GROUPS[resource]
-    assert {called(d.split(" ", 1)[1], d.split(" ", 1)[0]) for d in denied} == {
-        (verb, f"{resource}.{group}" if group else resource)}, denied
+    assert denied_calls(denied) == {(verb, f"{resource}.{group}" if group else resource)}, denied
     line = f"forbidden: cannot {verb} {target}"
     if resource == "events":
         assert result.code == 0, result.stderr[-3000:]
