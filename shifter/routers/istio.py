@@ -13,11 +13,12 @@ other fields of the route and other VirtualServices are never rewritten.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shifter.errors import InvalidInput
+from shifter.errors import InvalidInput, NotFound
 from shifter.kube.client import KubeClient, ObjectRef
 from shifter.routers._patch import check_services, get_or_invalid, pointer
 from shifter.routers._weighted import Weighted, WeightedRouter
@@ -46,8 +47,8 @@ class IstioConfig(BaseModel):
     virtual_service: str | None = Field(default=None, description="default: release")
     route: str | None = Field(default=None, description=(
         "name of the HTTP route in spec.http (default: the only one)"))
-    api_version: Literal["networking.istio.io/v1", "networking.istio.io/v1beta1"] = (
-        "networking.istio.io/v1")
+    api_version: Literal["networking.istio.io/v1", "networking.istio.io/v1beta1"] | None = (
+        Field(default=None, description="default: v1 if the cluster serves it, else v1beta1"))
     subsets: Subsets | None = None
     host: str | None = Field(default=None, description=(
         "with subsets: the destination host (default: whichever host carries the subsets)"))
@@ -151,11 +152,35 @@ class IstioRouter(WeightedRouter):
 
     def __init__(self, client: KubeClient, target: Target, config: IstioConfig) -> None:
         super().__init__(client, target, ObjectRef(
-            config.api_version, "virtualservices", "VirtualService",
+            config.api_version or f"{GROUP}/v1", "virtualservices", "VirtualService",
             config.virtual_service or target.release, target.namespace))
         self.config = config
+        self._version_known = config.api_version is not None
+
+    def _detect_version(self) -> None:
+        """Use v1 where the cluster serves it, else v1beta1 (Istio before 1.22)."""
+        if self._version_known:
+            return
+        try:
+            group = self.client.request("GET", f"/apis/{GROUP}", what=f"API group {GROUP}")
+        except NotFound:
+            raise InvalidInput(f"router.api_version: the cluster serves no {GROUP} API "
+                               f"(is Istio installed?)") from None
+        served = {str(v.get("groupVersion")) for v in group.get("versions") or []}
+        for version in (f"{GROUP}/v1", f"{GROUP}/v1beta1"):
+            if version in served:
+                self.ref = replace(self.ref, api_version=version)
+                self._version_known = True
+                return
+        raise InvalidInput(f"router.api_version: the cluster serves {sorted(served)}, neither "
+                           f"{GROUP}/v1 nor v1beta1")
+
+    def objects(self) -> list[ObjectRef]:
+        self._detect_version()
+        return [self.ref]
 
     def load(self) -> tuple[Weighted | None, str]:
+        self._detect_version()
         vs = get_or_invalid(self.client, self.ref, "router.virtual_service")
         index = find_route(vs, self.config.route, self.where)
         return parse_route(vs, index, self.target, self.config)

@@ -77,6 +77,17 @@ class FakeKube(KubeClient):
         obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
         self.objects[ref.path] = obj
 
+    served_groups: dict[str, list[str]] = {  # noqa: RUF012 - discovery of API groups
+        "networking.istio.io": ["networking.istio.io/v1", "networking.istio.io/v1beta1"],
+    }
+
+    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        group = path.removeprefix("/apis/")
+        if method == "GET" and group in self.served_groups:
+            return {"kind": "APIGroup", "name": group,
+                    "versions": [{"groupVersion": v} for v in self.served_groups[group]]}
+        raise NotFound(f"{path} not found", status=404)
+
     def get(self, ref: ObjectRef) -> dict[str, Any]:
         if ref.path not in self.objects:
             raise NotFound(f"{ref} not found", status=404)

@@ -169,3 +169,32 @@ def test_config_api_version_and_errors() -> None:
         IstioConfig(subsets={"blue": "v1"})
     with pytest.raises(InvalidInput, match="router.virtual_service: VirtualService demo/shop"):
         r.read()
+
+
+def test_api_version_is_detected_from_what_the_cluster_serves() -> None:
+    fake = with_services(FakeKube())
+    fake.served_groups = {"networking.istio.io": ["networking.istio.io/v1beta1"]}
+    obj = vs([dest("shop-blue", 100), dest("shop-green", 0)])
+    beta = ref("VirtualService", "shop").__class__(
+        "networking.istio.io/v1beta1", "virtualservices", "VirtualService", "shop", "demo")
+    fake.put(beta, obj)
+    r = IstioRouter(fake, TARGET, IstioConfig(route="primary"))
+    assert share(r.read(), GREEN) == 0
+    r.set_weight(GREEN, 10)
+    assert fake.writes[-1][1].startswith("/apis/networking.istio.io/v1beta1/")
+    assert r.objects()[0].api_version == "networking.istio.io/v1beta1"
+
+
+def test_no_istio_api_is_a_clear_error() -> None:
+    fake = with_services(FakeKube())
+    fake.served_groups = {}
+    r = IstioRouter(fake, TARGET, IstioConfig(route="primary"))
+    with pytest.raises(InvalidInput, match=r"router.api_version: .* no networking.istio.io"):
+        r.check()
+
+
+def test_explicit_api_version_skips_detection() -> None:
+    obj = vs([dest("shop-blue", 100), dest("shop-green", 0)])
+    r, fake = router(obj, api_version="v1")
+    fake.served_groups = {}
+    assert share(r.read(), GREEN) == 0
