@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -17,9 +17,9 @@ import structlog
 from shifter import retry
 from shifter.analysis.analyzer import Analyzer
 from shifter.analysis.verdict import CheckResult, Verdict, combine
-from shifter.errors import PrometheusUnavailable, ShifterError
+from shifter.errors import Forbidden, InvalidInput, PrometheusUnavailable, ShifterError
 from shifter.kevents import EventRecorder
-from shifter.lease import Lease
+from shifter.lease import Lease, LockLost
 from shifter.notify import Notifier
 from shifter.plan import Plan
 from shifter.report import Reporter
@@ -93,6 +93,8 @@ class Engine:
     revert_seconds: float | None = None
     _next_tick: float | None = None
     _last_poll: float = 0.0
+    _lease_broken: str | None = None
+    traffic_moved: bool = False  # some traffic is (or may be) on the new colour
 
     @property
     def live(self) -> Colour:
@@ -130,6 +132,10 @@ class Engine:
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
         self._persist()
+        if self._lease_broken and state.phase.is_active:
+            reason, self._lease_broken = self._lease_broken, None
+            self.feed(Broken(self.clock(), reason))
+            return
         for action in actions:
             follow = self._execute(action)
             if follow is not None:
@@ -143,6 +149,9 @@ class Engine:
                 self.interrupt.signalled = None
                 log.warning("interrupted", action=self.on_interrupt)
                 return Interrupted(now, hold=self.on_interrupt == "hold")
+            if self._lease_broken:
+                reason, self._lease_broken = self._lease_broken, None
+                return Broken(now, reason)
             if self.lease is not None and now - self._last_poll >= POLL_EVERY:
                 self._last_poll = now
                 request = self._poll_lease()
@@ -162,6 +171,9 @@ class Engine:
             if self.lease.due_for_renewal():
                 self.lease.write()
             req = self.lease.poll()
+        except (LockLost, Forbidden) as exc:
+            self._lease_broken = f"lost the release's lease: {exc}"
+            return None
         except ShifterError as exc:
             log.warning("could not read the lease", error=str(exc))
             return None
@@ -220,8 +232,14 @@ class Engine:
                        what=f"set weight {a.weight}%", retry_on_invalid=True,
                        clock=self.clock, sleep=self.sleep)
         except ShifterError as exc:
+            if not self.traffic_moved and isinstance(exc, Forbidden | InvalidInput):
+                # Refused before any traffic moved: nothing changed, nothing to put back.
+                self.state = replace(self.state, phase=Phase.FAILED, reason=str(exc))
+                self._persist()
+                raise
             log.error("could not set the weight", weight=a.weight, error=str(exc))
             return Broken(self.clock(), f"could not set {a.weight}% on {self.new}: {exc}")
+        self.traffic_moved = True
         now = self.clock()
         self._next_tick = now + self.plan.interval
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,
@@ -242,15 +260,15 @@ class Engine:
             log.error("REVERT ATTEMPT FAILED; retrying", attempt=n, error=str(exc))
 
         try:
-            retry.revert(lambda: self.router.revert(self.new), what="revert",
+            retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
                          deadline=self.revert_deadline, on_attempt_failed=attempt_failed,
                          clock=self.clock, sleep=self.sleep)
         except ShifterError as exc:
             log.critical("REVERT FAILED: traffic may still reach the new colour",
                          new=self.target.service(self.new), error=str(exc))
             self._kevent("RevertFailed", str(exc), warning=True)
-            self._notify("failed", reason=f"revert failed: {exc}")
-            return Broken(self.clock(), f"revert failed: {exc}")
+            self._notify("failed", reason=str(exc))
+            return Broken(self.clock(), str(exc))
         self.revert_seconds = self.clock() - t0
         self.reporter.emit("reverted", live=self.live.value, seconds=round(self.revert_seconds, 3))
         self._kevent("Reverted", f"all traffic back on {self.target.service(self.live)}: "
@@ -274,6 +292,10 @@ class Engine:
         self._notify("promoted", reason=a.reason)
         return Done(self.clock())
 
+    def _router_name(self) -> str:
+        objects = self.router.objects()
+        return str(objects[0]) if objects else "the router"
+
     def _release(self, reason: str) -> None:
         self._kevent("RolloutHeld", reason, warning=True)
 
@@ -296,10 +318,16 @@ class Engine:
         }
 
     def _persist(self) -> None:
+        """Record the state in the Lease. Losing the lock, or the right to write it, is
+        fatal (another run could start): the loop reverts. Other failures, after the
+        retries, are logged and the next write tries again."""
         if self.lease is None:
             return
         try:
             self.lease.write(self.record(), release=self.state.phase.is_final)
+        except (LockLost, Forbidden) as exc:
+            log.error("lost the release's lease; putting traffic back", error=str(exc))
+            self._lease_broken = f"lost the release's lease: {exc}"
         except ShifterError as exc:
             log.warning("could not record the rollout state in the lease", error=str(exc))
 

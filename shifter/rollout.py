@@ -173,6 +173,7 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         raise
     recorded = lease.acquire()  # the first write of the rollout
     try:
+        lease.write()  # renewing needs 'update': find out now, before any traffic moves
         again = _Resume.of(split, recorded)
         if again.new is not plan.new:  # another run finished in between: check anew
             p.check_new(again.new)
@@ -217,7 +218,8 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
     engine = Engine(router=p.router, analyzer=p._analyzer(),
                     plan=p.plan, target=p.target, new=new, reporter=p.reporter, lease=lease,
                     events=events, notifier=notifier, interrupt=interrupt,
-                    on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router))
+                    on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router),
+                    traffic_moved=r.on_new > 0)
     engine.analyzer = p._analyzer()
     if r.resume:
         engine.history = list(r.recorded.get("history") or [])

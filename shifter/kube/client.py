@@ -20,7 +20,7 @@ from shifter.errors import Conflict, Forbidden, KubeError, KubeUnavailable, NotF
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 class PatchType(StrEnum):
@@ -174,7 +174,8 @@ class KubeClient:
 
 
 def load_client(*, kubeconfig: str | None = None, context: str | None = None,
-                request_timeout: float = 10.0) -> KubeClient:
+                request_timeout: float = 10.0,
+                service_account_dir: str = SERVICE_ACCOUNT_DIR) -> KubeClient:
     """Credentials as kubectl finds them: ``--kubeconfig``, ``KUBECONFIG``, ``~/.kube/config``,
     then the pod's service account. The default namespace is the context's, or the pod's."""
     from kubernetes import client, config
@@ -197,9 +198,15 @@ def load_client(*, kubeconfig: str | None = None, context: str | None = None,
                 active = next((c for c in contexts if c["name"] == context), active)
             namespace = (active or {}).get("context", {}).get("namespace") or "default"
         else:
-            config.load_incluster_config(client_configuration=configuration)
-            if os.path.exists(SA_NAMESPACE_FILE):
-                with open(SA_NAMESPACE_FILE) as fh:
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
+            InClusterConfigLoader(
+                token_filename=os.path.join(service_account_dir, "token"),
+                cert_filename=os.path.join(service_account_dir, "ca.crt"),
+            ).load_and_set(configuration)
+            ns_file = os.path.join(service_account_dir, "namespace")
+            if os.path.exists(ns_file):
+                with open(ns_file) as fh:
                     namespace = fh.read().strip() or "default"
     except (ConfigException, OSError, ValueError) as exc:
         # The message may quote the file; never its contents.

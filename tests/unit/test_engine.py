@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from shifter.analysis.verdict import CheckResult, Verdict
 from shifter.engine import Engine, Interrupt
-from shifter.errors import KubeError
+import pytest
+
+from shifter.errors import Forbidden, KubeError
+from shifter.lease import LockLost
 from shifter.plan import make_plan
 from shifter.routers.base import Change, Colour, Split, Target
 from shifter.state import Phase
@@ -26,10 +29,11 @@ class Clock:
 class FakeRouter:
     supports_partial = True
 
-    def __init__(self, *, fail_revert: int = 0) -> None:
+    def __init__(self, *, fail_revert: int = 0, forbid_set: bool = False) -> None:
         self.calls: list[tuple[str, int]] = []
         self.weight = 0
         self.fail_revert = fail_revert
+        self.forbid_set = forbid_set
 
     def objects(self):
         return []
@@ -44,6 +48,8 @@ class FakeRouter:
         return Split(Colour.BLUE, self.weight)
 
     def set_weight(self, new, weight, *, dry_run=False) -> list[Change]:
+        if self.forbid_set:
+            raise Forbidden("forbidden: cannot patch httproutes/shop", status=403)
         self.calls.append(("set", weight))
         self.weight = weight
         return []
@@ -144,7 +150,8 @@ def test_a_revert_that_never_succeeds_ends_failed():
     router = FakeRouter(fail_revert=10**6)
     eng, router, *_ = engine(lambda w, win: Verdict.FAIL, router=router)
     outcome = eng.run()
-    assert outcome.phase is Phase.FAILED and "revert failed" in outcome.reason
+    assert outcome.phase is Phase.FAILED and outcome.exit_code == 5
+    assert "FAILED" in outcome.reason and "may still be on the new colour" in outcome.reason
 
 
 def test_interrupt_reverts_and_exits_4():
@@ -171,3 +178,54 @@ def test_record_for_the_lease_says_where_the_rollout_is():
     assert record["phase"] == "promoted" and record["weight"] == 100
     assert record["new"] == "green" and record["live"] == "blue"
     assert record["history"] and record["history"][-1]["verdict"] == "pass"
+
+
+def test_refused_first_weight_changes_nothing_and_is_invalid_input():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS, router=FakeRouter(forbid_set=True))
+    with pytest.raises(Forbidden) as err:
+        eng.run()
+    assert err.value.exit_code == 2
+    assert router.calls == [] and eng.state.phase is Phase.FAILED
+
+
+def test_refused_weight_after_traffic_moved_reverts():
+    router = FakeRouter()
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS, router=router)
+    original = router.set_weight
+
+    def set_weight(new, weight, *, dry_run=False):
+        if weight == 50:
+            raise Forbidden("forbidden", status=403)
+        return original(new, weight)
+
+    router.set_weight = set_weight
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+class LosingLease:
+    """A lease whose writes start failing with LockLost after ``ok`` writes."""
+
+    def __init__(self, ok: int) -> None:
+        self.ok = ok
+        self.writes = 0
+
+    def write(self, state=None, *, release=False):
+        self.writes += 1
+        if self.writes > self.ok:
+            raise LockLost("lease shifter-shop was taken over by someone/else")
+
+    def due_for_renewal(self):
+        return False
+
+    def poll(self):
+        return None
+
+
+def test_losing_the_lease_mid_rollout_reverts():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = LosingLease(ok=3)
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED and "lease" in outcome.reason
+    assert router.calls[-1] == ("revert", 0)
