@@ -92,8 +92,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authenticate(self) -> str:
         auth = self.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            user = self.app.authorizer.user_for(auth[len("Bearer "):].strip())
+        scheme, _, credential = auth.partition(" ")
+        if scheme.lower() == "bearer":  # the scheme is case-insensitive, as in a real server
+            user = self.app.authorizer.user_for(credential.strip())
             if user:
                 return user
         raise errors.unauthorized()
