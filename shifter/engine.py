@@ -105,6 +105,32 @@ class Engine:
     def run(self, *, start_step: int = 0, resume_phase: str | None = None,
             resume_cause: str | None = None) -> Outcome:
         """Drive the machine to a final phase (resuming a recorded one where given)."""
+        try:
+            return self._run(start_step, resume_phase, resume_cause)
+        except Exception as exc:
+            self._safety_revert(exc)
+            raise
+
+    def _safety_revert(self, exc: Exception) -> None:
+        """An unexpected error (a bug) must never leave unverified traffic on the new
+        colour: put it back, loudly, then let the error surface (exit 1)."""
+        if not self.traffic_moved or self.state.phase in (Phase.PROMOTING, Phase.PROMOTED,
+                                                          Phase.ROLLED_BACK, Phase.ABORTED):
+            return
+        if isinstance(exc, ShifterError) and self.state.phase is Phase.FAILED:
+            return  # already handled: e.g. a refused first weight, nothing moved
+        log.critical("unexpected error mid-rollout; putting traffic back", error=repr(exc))
+        try:
+            retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
+                         deadline=self.revert_deadline, clock=self.clock, sleep=self.sleep)
+        except ShifterError as revert_exc:
+            log.critical("REVERT FAILED", error=str(revert_exc))
+            return
+        self.state = replace(self.state, phase=Phase.FAILED, reason=f"internal error: {exc!r}")
+        self._persist()
+
+    def _run(self, start_step: int, resume_phase: str | None,
+             resume_cause: str | None) -> Outcome:
         if resume_phase == Phase.REVERTING.value:
             cause = RevertCause(resume_cause or RevertCause.ERROR.value)
             why = "finishing a revert that a previous run started"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shifter.analysis.verdict import CheckResult, Verdict
-from shifter.engine import Engine, Interrupt
 import pytest
 
+from shifter.analysis.verdict import CheckResult, Verdict
+from shifter.engine import Engine, Interrupt
 from shifter.errors import Forbidden, KubeError
 from shifter.lease import LockLost
 from shifter.plan import make_plan
@@ -229,3 +229,16 @@ def test_losing_the_lease_mid_rollout_reverts():
     outcome = eng.run()
     assert outcome.phase is Phase.FAILED and "lease" in outcome.reason
     assert router.calls[-1] == ("revert", 0)
+
+
+def test_an_unexpected_error_mid_rollout_puts_traffic_back_then_surfaces():
+    def verdicts(w, win):
+        if w == 50:
+            raise ZeroDivisionError("a bug")
+        return Verdict.PASS
+
+    eng, router, *_ = engine(verdicts)
+    with pytest.raises(ZeroDivisionError):
+        eng.run()
+    assert router.calls == [("set", 10), ("set", 50), ("revert", 0)]
+    assert eng.state.phase is Phase.FAILED
