@@ -277,3 +277,21 @@ def test_abort_with_no_live_holder_reverts_itself(lab_gateway, tmp_path, monkeyp
     wait_for_split(lab, {"blue": 100.0})
     assert lease_state(lab)["phase"] == "aborted"
     assert os.environ["SHIFTER_LEASE_SECONDS"] == "2"
+
+
+def test_a_second_sigint_while_reverting_does_not_stop_the_revert(lab_gateway, tmp_path):
+    lab = lab_gateway
+    lab.apiserver.faults.set(resource="httproutes", verbs="write", latency=0.5)
+    run = start_run(lab, tmp_path)
+    try:
+        run.wait_for_event(first_step)
+        run.signal(signal.SIGINT)
+        run.wait_for_event(lambda e: e.get("event") == "revert")
+        run.signal(signal.SIGINT)  # lands while the (slowed) revert write is in flight
+        result = run.wait(timeout=30)
+    finally:
+        run.kill()
+        lab.apiserver.faults.clear()
+    assert result.code == 4, result.stderr
+    assert result.of("reverted"), result.stderr
+    wait_for_split(lab, {"blue": 100.0})
