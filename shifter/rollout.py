@@ -20,7 +20,7 @@ from shifter.engine import Engine, Interrupt, Outcome
 from shifter.errors import InvalidInput, ShifterError
 from shifter.kevents import EventRecorder
 from shifter.kube.client import KubeClient
-from shifter.lease import Lease, read_record, state_of
+from shifter.lease import Lease, holder_of, read_record, state_of
 from shifter.notify import Notifier
 from shifter.plan import Plan, make_plan
 from shifter.preflight import check_deployment, check_queries, check_services
@@ -134,6 +134,12 @@ def dry_run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter)
     """Pre-flight and the exact writes of every step, sent with dryRun=All."""
     p = Prepared(cfg, client, namespace, reporter)
     split = p.check_cluster()
+    current = read_record(client, cfg.release, namespace)
+    held = holder_of(current) if current else None
+    if held:
+        reporter.emit("preflight", check="lock",
+                      message=f"note: {held[0]} holds the release now; a real run would "
+                              f"exit 6 until it finishes")
     new = split.new
     p.check_new(new)
     changes: list[dict[str, Any]] = []
