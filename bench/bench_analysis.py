@@ -7,9 +7,10 @@ random pick), errors drawn per request, windows growing from the weight change a
 engine queries them. Measures:
 
 - false fails of the error-rate decision on a healthy release (true rate = limit/2 and
-  = limit) for one evaluation at fixed ``n``, and over whole steps and rollouts (a step is
-  judged every tick over a growing window, so it tests repeatedly) for the default config
-  (interval 10s, bake 60s, steps 10/50/100) and the lab config (interval 1s, bake 3s);
+  = limit) for one evaluation at fixed ``n`` (at alpha 0.01 and at the product's alpha per
+  evaluation, ``Plan.per_look``), and over whole steps and rollouts (a step is judged every
+  tick over a growing window, so it tests repeatedly) for the default config (interval
+  10s, bake 60s, steps 10/50/100) and the lab config (interval 1s, bake 3s, deadline 15s);
 - detection: the probability of a ``fail`` by the 1st / 2nd / 3rd tick for true error
   rates 2%, 5%, 20% at 5, 25 and 50 rps with 10% on the new colour;
 - latency (p99 <= 500ms, 1.5 x the live colour's p99): false fails with one slow
@@ -32,9 +33,10 @@ from typing import Any
 
 from bench import print_tables, table, write_result
 from shifter.analysis import decide
+from shifter.analysis.analyzer import MIN_WINDOW
 from shifter.analysis.latency import latency as latency_decision
 from shifter.analysis.verdict import Verdict
-from shifter.plan import make_plan
+from shifter.plan import Plan, make_plan
 from shifter.state import Promote, Revert, Sample, SetWeight, Start, State, WeightApplied, advance
 
 LIMIT = 0.01  # max_error_rate
@@ -72,16 +74,31 @@ class Setup:
     steps: tuple[int, ...] = (10, 50, 100)
     deadline: float | None = None
 
+    def plan(self) -> Plan:
+        return make_plan(self.steps, bake=self.bake, interval=self.interval,
+                         deadline=self.deadline)
+
+    @property
+    def alpha(self) -> float:
+        """The significance of one evaluation, as the product sets it for this plan."""
+        plan = self.plan()
+        per_look = getattr(plan, "per_look", None)
+        return float(per_look(ALPHA)) if per_look is not None else ALPHA
+
 
 DEFAULT = Setup("default (10s/60s, min 50)", interval=10, bake=60, min_requests=50, rps=50)
 LAB = Setup("lab (1s/3s, min 20)", interval=1, bake=3, min_requests=20, rps=50, deadline=15)
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def judge(s: Setup, new: tuple[int, int], base: tuple[int, int]) -> Verdict:
-    """The error-rate verdict (pure, so memoised: the same counts come up again and again)."""
+def judge(s: Setup, new: tuple[int, int], base: tuple[int, int], alpha: float | None = None
+          ) -> Verdict:
+    """The error-rate verdict at ``alpha`` (default: the setup's per-evaluation alpha).
+
+    Pure, so memoised: the same counts come up again and again."""
     return decide.error_rate(new, base, max_rate=LIMIT, max_over_baseline=OVER,
-                             min_requests=s.min_requests, alpha=ALPHA).verdict
+                             min_requests=s.min_requests,
+                             alpha=s.alpha if alpha is None else alpha).verdict
 
 
 # -- single evaluations -------------------------------------------------------------------
@@ -91,15 +108,17 @@ def single_false_fail(rng: random.Random, trials: int) -> dict[str, Any]:
     rows = []
     for rate in (LIMIT / 2, LIMIT):
         for n in (20, 50, 100, 400, 1000):
-            fails = Counter[str]()
+            fails = Counter[tuple[str, float]]()
             for _ in range(trials):
                 e = binomial(rng, n, rate)
                 for live_name, live_rate in (("same", rate), ("clean", 0.0)):
                     nb = 9 * n
                     eb = binomial(rng, nb, live_rate)
-                    if judge(LAB, (n, e), (nb, eb)) is Verdict.FAIL:
-                        fails[live_name] += 1
-            rows.append([rate, n, fails["same"] / trials, fails["clean"] / trials])
+                    for alpha in (ALPHA, DEFAULT.alpha):
+                        if judge(LAB, (n, e), (nb, eb), alpha) is Verdict.FAIL:
+                            fails[live_name, alpha] += 1
+            rows.append([rate, n, *(fails[k, a] / trials for a in (ALPHA, DEFAULT.alpha)
+                                    for k in ("same", "clean"))])
     return {"trials": trials, "rows": rows}
 
 
@@ -109,7 +128,7 @@ def simulate_rollout(rng: random.Random, s: Setup, p_new: float, p_live: float
                      ) -> tuple[str, int, list[int]]:
     """One rollout: (outcome, step it ended at, ticks per step). Outcome: promoted, fail,
     deadline."""
-    plan = make_plan(s.steps, bake=s.bake, interval=s.interval, deadline=s.deadline)
+    plan = s.plan()
     state, actions = advance(State(), Start(0.0), plan)
     now, weight, ticks = 0.0, 0, [0]
     n = e = nb = eb = 0
@@ -131,7 +150,9 @@ def simulate_rollout(rng: random.Random, s: Setup, p_new: float, p_live: float
         g = binomial(rng, per_tick, weight / 100)
         n, e = n + g, e + binomial(rng, g, p_new)
         nb, eb = nb + per_tick - g, eb + binomial(rng, per_tick - g, p_live)
-        state, actions = advance(state, Sample(now, judge(s, (n, e), (nb, eb))), plan)
+        window = ticks[-1] * s.interval
+        verdict = judge(s, (n, e), (nb, eb)) if window >= MIN_WINDOW else Verdict.INCONCLUSIVE
+        state, actions = advance(state, Sample(now, verdict), plan)
 
 
 def step_false_fail(rng: random.Random, trials: int) -> dict[str, Any]:
@@ -156,7 +177,7 @@ def step_false_fail(rng: random.Random, trials: int) -> dict[str, Any]:
             rows.append([s.name, rate, *per_step, outcomes["fail"] / trials,
                          outcomes["deadline"] / trials, outcomes["promoted"] / trials])
             ticks_rows.append([s.name, rate, *(round(t, 1) for t in mean_ticks),
-                               round(ALPHA * sum(mean_ticks), 3)])
+                               s.alpha, round(s.alpha * sum(mean_ticks), 4)])
     return {"trials": trials, "rows": rows, "ticks": ticks_rows}
 
 
@@ -172,7 +193,7 @@ def by_tick(rng: random.Random, trials: int, s: Setup, rps: float, draw: Callabl
         for t in range(3):
             g = binomial(rng, per_tick, weight)
             acc = draw(rng, acc, g, per_tick - g)
-            if decision(acc) is Verdict.FAIL:
+            if (t + 1) * s.interval >= MIN_WINDOW and decision(acc) is Verdict.FAIL:
                 for j in range(t, 3):
                     hits[j] += 1
                 break
@@ -193,7 +214,11 @@ def error_detection(rng: random.Random, trials: int) -> dict[str, Any]:
                 def decision(acc: Any, s: Setup = s) -> Verdict:
                     return judge(s, (acc[0], acc[1]), (acc[2], acc[3]))
 
-                rows.append([s.name, rps, rate, *by_tick(rng, trials, s, rps, draw, decision)])
+                def nominal(acc: Any, s: Setup = s) -> Verdict:
+                    return judge(s, (acc[0], acc[1]), (acc[2], acc[3]), ALPHA)
+
+                rows.append([s.name, rps, rate, *by_tick(rng, trials, s, rps, draw, decision),
+                             by_tick(rng, trials, s, rps, draw, nominal)[2]])
     return {"trials": trials, "live_rate": live_rate, "rows": rows}
 
 
@@ -223,7 +248,7 @@ def add_latencies(rng: random.Random, counts: list[int], k: int, shift: float = 
 def judge_latency(new: list[int], base: list[int]) -> Verdict:
     return latency_decision(histogram(new), histogram(base), limit=LAT_LIMIT, quantile=0.99,
                             max_over_baseline=1.5, min_requests=DEFAULT.min_requests,
-                            alpha=ALPHA).verdict
+                            alpha=DEFAULT.alpha).verdict
 
 
 def latency_outlier(rng: random.Random, trials: int) -> dict[str, Any]:
@@ -284,17 +309,24 @@ def run(*, quick: bool = False, seed: int = 1) -> dict[str, Any]:
         table(f"error rate, one evaluation: false-fail rate of a healthy release "
               f"(limit {LIMIT:.0%}, +{OVER:.0%} over live, alpha {ALPHA:g}, live colour 9n "
               f"requests; {single['trials']} trials)",
-              ["true rate", "n", "live same rate", "live error-free"], single["rows"]),
+              ["true rate", "n", "same, a=0.01", "error-free, a=0.01",
+               f"same, a={DEFAULT.alpha:.2g}", f"error-free, a={DEFAULT.alpha:.2g}"],
+              single["rows"]),
         table(f"error rate, whole rollouts (50 rps, steps 10/50/100, live colour at the same "
               f"rate; {steps['trials']} rollouts): false fails per step reached, and outcomes",
               ["config", "true rate", "fail@10%", "fail@50%", "fail@100%", "rollout fail",
                "deadline revert", "promoted"], steps["rows"]),
-        table("error rate, ticks (evaluations) per step reached, mean; alpha x total ticks",
-              ["config", "true rate", "10%", "50%", "100%", "alpha x ticks"], steps["ticks"]),
+        table("error rate, evaluations per step reached (mean), alpha per evaluation "
+              "(the product's per_look), and alpha/look x evaluations",
+              ["config", "true rate", "10%", "50%", "100%", "alpha/look", "x evals"],
+              steps["ticks"]),
         table(f"error rate, detection at 10% weight (live colour {detect['live_rate']:.1%}; "
-              f"{detect['trials']} trials): P(fail by tick)",
-              ["config", "rps", "true rate", "tick 1", "tick 2", "tick 3"], detect["rows"]),
-        table(f"latency p99 <= 500ms (1.5 x live): one 5 s request among n "
+              f"{detect['trials']} trials; windows under {MIN_WINDOW:g}s are inconclusive): "
+              f"P(fail by tick) at the product's alpha per evaluation, and by tick 3 at 0.01",
+              ["config", "rps", "true rate", "tick 1", "tick 2", "tick 3", "tick 3 a=0.01"],
+              detect["rows"]),
+        table(f"latency p99 <= 500ms (1.5 x live, alpha {DEFAULT.alpha:.2g}): one 5 s request "
+              f"among n "
               f"(all others 10 ms: verdict; lognormal median 100ms: false-fail rate over "
               f"{outlier['trials']} trials)",
               ["n", "verdict (all fast)", "false fail (lognormal)"], outlier["rows"]),

@@ -153,9 +153,21 @@ def one_rollout(lab: Any, router: str, cfg: Path) -> dict[str, Any]:
             1 for r in green if r.wall + r.latency > reverted["time"]),
         "failed_requests": sum(1 for r in records if r.status == 0 or r.status >= 500),
         "green_requests": len(green),
+        "fail_weight": fail.get("weight"),
         "fail_window_s": fail.get("window"),
+        "verdicts": [_trail(e) for e in events if e["event"] == "verdict"],
         "fail_counts": {"requests": values.get("requests"), "errors": values.get("errors")},
     }
+
+
+def _trail(verdict: dict[str, Any]) -> dict[str, Any]:
+    """One verdict in short: weight, window, verdict and the error-rate counts."""
+    check = next((c for c in verdict.get("checks", []) if c["check"] == "error-rate"), {})
+    values = check.get("values", {})
+    return {"weight": verdict.get("weight"), "window": verdict.get("window"),
+            "verdict": verdict.get("verdict"), "requests": values.get("requests"),
+            "errors": values.get("errors"), "error_check": check.get("verdict"),
+            "reason": (verdict.get("reason") or "")[:200]}
 
 
 METRICS = [
