@@ -132,7 +132,7 @@ def one_rollout(lab: Any, router: str, cfg: Path) -> dict[str, Any]:
     visible = min(bad) if bad else None
     last_green = max((r.wall + r.latency for r in green), default=None)
     programmed = plog.blue_again()
-    check = next((c for c in fail["checks"] if c["check"] == "error-rate"), {})
+    check: dict[str, Any] = next((c for c in fail["checks"] if c["check"] == "error-rate"), {})
     values = check.get("values", {})
 
     def gap(a: float | None, b: float | None) -> float | None:
@@ -162,7 +162,8 @@ def one_rollout(lab: Any, router: str, cfg: Path) -> dict[str, Any]:
 
 def _trail(verdict: dict[str, Any]) -> dict[str, Any]:
     """One verdict in short: weight, window, verdict and the error-rate counts."""
-    check = next((c for c in verdict.get("checks", []) if c["check"] == "error-rate"), {})
+    check: dict[str, Any] = next(
+        (c for c in verdict.get("checks", []) if c["check"] == "error-rate"), {})
     values = check.get("values", {})
     return {"weight": verdict.get("weight"), "window": verdict.get("window"),
             "verdict": verdict.get("verdict"), "requests": values.get("requests"),
