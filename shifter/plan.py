@@ -44,14 +44,17 @@ class Plan:
 
     @property
     def looks(self) -> int:
-        """The most analysis evaluations this plan can make: one per interval up to each
-        step's deadline. The false-revert budget is split over them (see ``per_look``)."""
-        return sum(max(1, math.ceil(s.deadline / self.interval)) for s in self.steps)
+        """The evaluations a release makes on its way through the plan when every step
+        passes at the end of its bake: one per interval per step. The false-revert budget
+        is split over them (see ``per_look``)."""
+        return sum(max(1, math.ceil(s.bake / self.interval)) for s in self.steps)
 
     def per_look(self, alpha: float) -> float:
         """Significance level of one evaluation so that a release exactly at its limits is
         reverted on noise with probability at most ``alpha`` over the whole rollout
-        (Bonferroni over every planned look; the looks overlap, so this is conservative)."""
+        (Bonferroni over the looks; they overlap, so this is conservative). A step that
+        stays inconclusive past its bake looks more often; it is reverted at its deadline
+        anyway if it never passes."""
         return alpha / self.looks
 
 

@@ -113,7 +113,7 @@ class TextReporter:
                    f"(bake {format_duration(f['bake'])}, every "
                    f"{format_duration(f['interval'])})", "bold")
         if "looks" in f:
-            self._line(f"  false-revert budget {f['alpha']:g} over up to {f['looks']} "
+            self._line(f"  false-revert budget {f['alpha']:g} over {f['looks']} planned "
                        f"evaluations: each tests at {f['alpha_per_look']:.2g}", "dim")
         for c in f.get("changes", []):
             self._line(f"  would {c['verb']} {c['object']}: {c['summary']}")

@@ -65,7 +65,8 @@ def test_bad_timing(kwargs, field):
 
 def test_looks_and_the_false_revert_budget_per_look():
     plan = make_plan((10, 50, 100), bake=60, interval=10)
-    assert plan.looks == 3 * 18  # one look per interval up to each step's 180 s deadline
+    assert plan.looks == 3 * 6  # one look per interval through each step's 60 s bake
     assert plan.per_look(0.01) * plan.looks == pytest.approx(0.01)
     single = make_plan((100,), bake=5, interval=2, deadline=7)
-    assert single.looks == 4
+    assert single.looks == 3
+    assert make_plan((100,), bake=0, interval=2).looks == 1
