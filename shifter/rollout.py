@@ -143,13 +143,15 @@ def dry_run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter)
     new = split.new
     p.check_new(new)
     changes: list[dict[str, Any]] = []
+
+    def sent(label: Any, write: Any) -> None:
+        done = retry.kube(write, what="dry-run write", retry_on_invalid=True)
+        changes.extend({**_change_dict(c), "step": label} for c in done)
+
     for step in p.plan.steps:
-        for c in p.router.set_weight(new, step.weight, dry_run=True):
-            changes.append({**_change_dict(c), "step": step.index + 1})
-    changes += [{**_change_dict(c), "step": "promote"} for c in p.router.promote(new,
-                                                                                 dry_run=True)]
-    changes += [{**_change_dict(c), "step": "revert"} for c in p.router.revert(new,
-                                                                               dry_run=True)]
+        sent(step.index + 1, lambda w=step.weight: p.router.set_weight(new, w, dry_run=True))
+    sent("promote", lambda: p.router.promote(new, dry_run=True))
+    sent("revert", lambda: p.router.revert(new, dry_run=True))
     p.plan_event(new, changes)
     reporter.emit("summary", outcome="dry-run", exit_code=0,
                   reason=f"nothing changed; {len(changes)} writes validated by the API server")

@@ -100,7 +100,7 @@ def check_services(client: KubeClient, target: Target) -> None:
 
 def send(client: KubeClient, change: Change, *, dry_run: bool) -> dict[str, Any]:
     """Send one change; return the object the server answered with."""
-    log.info("router.write", object=str(change.ref), verb=change.verb, dry_run=dry_run,
+    log.debug("router.write", object=str(change.ref), verb=change.verb, dry_run=dry_run,
              summary=change.summary)
     if change.verb == "create":
         return client.create(change.ref, change.body, dry_run=dry_run)

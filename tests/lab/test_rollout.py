@@ -135,3 +135,19 @@ def test_query_that_does_not_parse_is_invalid_input(lab_gateway, tmp_path):
     assert result.code == 2, result.stderr
     assert "broken" in result.stderr
     assert resource_versions(lab) == before
+
+
+def test_no_token_or_kubeconfig_contents_in_any_output(lab_gateway, tmp_path, monkeypatch):
+    lab = lab_gateway
+    monkeypatch.setenv("SHIFTER_LOG_LEVEL", "debug")
+    lab.apiserver.faults.set(resource="httproutes", verbs="read", error_rate=0.5,
+                             error_code=500)  # error paths log the most
+    try:
+        path = write_config(tmp_path, config(lab, "gateway"))
+        result = shifter(lab, "run", "shop", "-f", str(path), "--dry-run")
+    finally:
+        lab.apiserver.faults.clear()
+    assert result.code == 0, result.stderr
+    everything = result.stdout + result.stderr
+    assert lab.apiserver.admin_token not in everything
+    assert "certificate-authority-data" not in everything and "BEGIN CERTIFICATE" not in everything
