@@ -150,12 +150,24 @@ def request_of(obj: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def post_request(client: KubeClient, release: str, namespace: str, action: str,
                  *, by: str) -> dict[str, Any]:
-    """Record an operator's request with a merge patch of its one annotation."""
+    """Record an operator's request: a merge patch of its one annotation, carrying the
+    resourceVersion just read so that a concurrent write (the holder's, or another
+    operator's) is never overwritten blindly: a 409 re-reads and tries again."""
     if action not in REQUESTS:
         raise ValueError(action)
-    body = {"metadata": {"annotations": {REQUEST_KEY: json.dumps(
-        {"action": action, "by": by, "at": now_micro(), "id": uuid.uuid4().hex[:8]})}}}
-    return RetryingClient(client).patch(lease_ref(release, namespace), body, PatchType.MERGE)
+    api = RetryingClient(client)
+    ref = lease_ref(release, namespace)
+    request = json.dumps({"action": action, "by": by, "at": now_micro(),
+                          "id": uuid.uuid4().hex[:8]})
+    for _ in range(10):
+        current = api.get(ref)
+        rv = (current.get("metadata") or {}).get("resourceVersion")
+        body = {"metadata": {"resourceVersion": rv, "annotations": {REQUEST_KEY: request}}}
+        try:
+            return api.patch(ref, body, PatchType.MERGE)
+        except Conflict:
+            continue
+    raise Conflict(f"lease {ref.name} kept changing; the {action} request was not recorded")
 
 
 class Lease:
