@@ -94,6 +94,7 @@ class Engine:
     _next_tick: float | None = None
     _last_poll: float = 0.0
     _lease_broken: str | None = None
+    _superseded: LockLost | None = None  # another run took the lease: it owns the traffic
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
 
     @property
@@ -111,6 +112,18 @@ class Engine:
             self._safety_revert(exc)
             raise
 
+    def _raise_if_superseded(self) -> None:
+        """Another run holds the lease now (this one stalled past its lease): that run owns
+        the rollout, so this one must not touch the router again. Exit 6."""
+        if self._superseded is not None and self.state.phase.is_final:
+            log.warning("could not record the final state: another run holds the lease",
+                        error=str(self._superseded))
+            self._superseded = None
+        if self._superseded is not None:
+            log.error("another run took over the release's lease; stopping without "
+                      "touching traffic", error=str(self._superseded))
+            raise self._superseded
+
     def _safety_revert(self, exc: Exception) -> None:
         """An unexpected error (a bug) must never leave unverified traffic on the new
         colour: put it back, loudly, then let the error surface (exit 1)."""
@@ -119,6 +132,8 @@ class Engine:
             return
         if isinstance(exc, ShifterError) and self.state.phase is Phase.FAILED:
             return  # already handled: e.g. a refused first weight, nothing moved
+        if isinstance(exc, LockLost):
+            return  # the run that holds the lease now owns the traffic
         log.critical("unexpected error mid-rollout; putting traffic back", error=repr(exc))
         try:
             retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
@@ -158,6 +173,7 @@ class Engine:
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
         self._persist()
+        self._raise_if_superseded()
         if self._lease_broken and state.phase.is_active:
             reason, self._lease_broken = self._lease_broken, None
             self.feed(Broken(self.clock(), reason))
@@ -175,6 +191,7 @@ class Engine:
                 self.interrupt.signalled = None
                 log.warning("interrupted", action=self.on_interrupt)
                 return Interrupted(now, hold=self.on_interrupt == "hold")
+            self._raise_if_superseded()
             if self._lease_broken:
                 reason, self._lease_broken = self._lease_broken, None
                 return Broken(now, reason)
@@ -197,8 +214,11 @@ class Engine:
             if self.lease.due_for_renewal():
                 self.lease.write()
             req = self.lease.poll()
-        except (LockLost, Forbidden) as exc:
-            self._lease_broken = f"lost the release's lease: {exc}"
+        except LockLost as exc:
+            self._superseded = exc
+            return None
+        except Forbidden as exc:
+            self._lease_broken = f"cannot keep the release's lease: {exc}"
             return None
         except ShifterError as exc:
             log.warning("could not read the lease", error=str(exc))
@@ -351,9 +371,11 @@ class Engine:
             return
         try:
             self.lease.write(self.record(), release=self.state.phase.is_final)
-        except (LockLost, Forbidden) as exc:
-            log.error("lost the release's lease; putting traffic back", error=str(exc))
-            self._lease_broken = f"lost the release's lease: {exc}"
+        except LockLost as exc:
+            self._superseded = exc
+        except Forbidden as exc:
+            log.error("cannot write the release's lease; putting traffic back", error=str(exc))
+            self._lease_broken = f"cannot keep the release's lease: {exc}"
         except ShifterError as exc:
             log.warning("could not record the rollout state in the lease", error=str(exc))
 

@@ -223,9 +223,25 @@ class LosingLease:
         return None
 
 
-def test_losing_the_lease_mid_rollout_reverts():
+def test_a_run_superseded_by_another_stops_without_touching_traffic():
     eng, router, *_ = engine(lambda w, win: Verdict.PASS)
     eng.lease = LosingLease(ok=3)
+    with pytest.raises(LockLost) as err:
+        eng.run()
+    assert err.value.exit_code == 6
+    assert router.calls == [("set", 10)]  # no revert: the new holder owns the rollout
+
+
+class ForbiddenLease(LosingLease):
+    def write(self, state=None, *, release=False):
+        self.writes += 1
+        if self.writes > self.ok:
+            raise Forbidden("forbidden: cannot update leases/shifter-shop", status=403)
+
+
+def test_a_lease_that_can_no_longer_be_written_reverts():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = ForbiddenLease(ok=3)
     outcome = eng.run()
     assert outcome.phase is Phase.FAILED and "lease" in outcome.reason
     assert router.calls[-1] == ("revert", 0)
