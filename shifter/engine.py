@@ -272,7 +272,20 @@ class Engine:
             return None
         raise AssertionError(action)
 
+    def _fence(self) -> None:
+        """Before moving traffic forward, make sure this run still holds the lease."""
+        if self.lease is None:
+            return
+        try:
+            self.lease.check_held()
+        except LockLost as exc:
+            self._superseded = exc
+            self._raise_if_superseded()
+        except ShifterError as exc:  # cannot tell: the write's own retries decide
+            log.warning("could not check the lease before a write", error=str(exc))
+
     def _set_weight(self, a: SetWeight) -> Event:
+        self._fence()
         try:
             retry.kube(lambda: self.router.set_weight(self.new, a.weight),
                        what=f"set weight {a.weight}%", retry_on_invalid=True,
@@ -324,6 +337,7 @@ class Engine:
         return Done(self.clock())
 
     def _promote(self, a: Promote) -> Event:
+        self._fence()
         self._next_tick = None
         self.reporter.emit("promote", new=self.new.value, reason=a.reason)
         try:

@@ -274,6 +274,13 @@ class Lease:
                 self.obj = self.client.get(self.ref)
         raise LockLost(f"lease {self.ref.name} kept changing; cannot record the state")
 
+    def check_held(self) -> None:
+        """Fencing before a router write: LockLost if another run holds the lease now."""
+        obj = self.client.get(self.ref)
+        holder = (obj.get("spec") or {}).get("holderIdentity")
+        if holder not in (self.identity, None, ""):
+            raise LockLost(f"lease {self.ref.name} was taken over by {holder}")
+
     def poll(self) -> dict[str, Any] | None:
         """Re-read the lease; return a new operator request (once), or None."""
         self.obj = self.client.get(self.ref)

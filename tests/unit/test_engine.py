@@ -219,6 +219,10 @@ class LosingLease:
     def due_for_renewal(self):
         return False
 
+    def check_held(self):
+        if self.writes >= self.ok:
+            raise LockLost("lease shifter-shop was taken over by someone/else")
+
     def poll(self):
         return None
 
@@ -258,3 +262,23 @@ def test_an_unexpected_error_mid_rollout_puts_traffic_back_then_surfaces():
         eng.run()
     assert router.calls == [("set", 10), ("set", 50), ("revert", 0)]
     assert eng.state.phase is Phase.FAILED
+
+
+class TakenLease(LosingLease):
+    """Writes succeed, but another run holds the lease when the engine checks before a
+    router write (the fencing read)."""
+
+    def write(self, state=None, *, release=False):
+        self.writes += 1
+
+    def check_held(self):
+        if self.writes >= self.ok:
+            raise LockLost("lease shifter-shop was taken over by someone/else")
+
+
+def test_fencing_stops_before_a_router_write_when_the_lease_was_taken():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = TakenLease(ok=4)
+    with pytest.raises(LockLost):
+        eng.run()
+    assert router.calls == [("set", 10)]
