@@ -107,7 +107,15 @@ def identity() -> str:
 
 
 def who() -> str:
-    return os.environ.get("USER") or os.environ.get("HOSTNAME") or "unknown"
+    """Who is asking, for the record: user@host (a pod's name in a cluster)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{os.environ.get('HOSTNAME') or socket.gethostname()}"
 
 
 def emit_json(obj: Any) -> None:

@@ -49,6 +49,25 @@ def describe(release: str, namespace: str, obj: dict[str, Any] | None) -> dict[s
     }
 
 
+def live_split(client: Any, namespace: str, state: dict[str, Any]) -> dict[str, Any] | None:
+    """How the router splits traffic right now (from the cluster, not the record)."""
+    from shifter import wiring
+    from shifter.config import build_config
+    from shifter.errors import ShifterError
+    from shifter.routers import share
+    from shifter.routers.base import Colour
+
+    if not state.get("router") or not state.get("services"):
+        return None
+    try:
+        cfg = build_config({"release": state.get("release") or "x", "router": state["router"],
+                            "services": state["services"]})
+        split = wiring.make_router(cfg, client, wiring.make_target(cfg, namespace)).read()
+    except ShifterError as exc:
+        return {"error": str(exc)}
+    return {c.value: share(split, c) for c in Colour}
+
+
 def render_text(s: dict[str, Any]) -> str:
     lines = [f"release:  {s['namespace']}/{s['release']}",
              f"phase:    {s['phase']}" + (f" ({s['reason']})" if s["reason"] else "")]
@@ -56,6 +75,13 @@ def render_text(s: dict[str, Any]) -> str:
         lines.append(f"step:     {s['step']}/{len(s['steps'])} of "
                      f"{','.join(map(str, s['steps']))}, {s['weight']}% on {s['new']}"
                      + (f", for {s['at_step_for']}" if s["at_step_for"] else ""))
+    router = s.get("router_now")
+    if router and "error" in router:
+        lines.append(f"router:   cannot read: {router['error']}")
+    elif router:
+        lines.append("router:   " + ", ".join(
+            f"{'?' if pct is None else pct}% {colour}" for colour, pct in router.items())
+            + " (now)")
     lines.append(f"holder:   {s['holder'] or '-'}")
     if s["pending_request"]:
         lines.append(f"request:  {s['pending_request']} (not yet acted on)")
@@ -80,11 +106,14 @@ def status(
     output = check_output(output)
     setup_logging(log_level)
     with exit_codes(output):
-        from shifter.lease import read_record
+        from shifter.lease import read_record, state_of
 
         client = connect(kubeconfig, context)
         ns = resolve_namespace(namespace, None, client)
-        s = describe(release, ns, read_record(client, release, ns))
+        record = read_record(client, release, ns)
+        s = describe(release, ns, record)
+        s["router_now"] = live_split(client, ns, {**(state_of(record) or {}),
+                                                  "release": release})
         if output == "json":
             emit_json(s)
         else:
