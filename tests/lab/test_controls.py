@@ -68,6 +68,8 @@ def test_pause_resume_and_promote(lab_gateway, tmp_path):
         assert status.code == 0, status.stderr
         state = json.loads(status.stdout)
         assert state["phase"] == "paused" and state["weight"] == 10 and state["holder"]
+        assert state["router_now"] == {"blue": 90, "green": 10}  # read from the cluster
+        assert state["at_step_for"]
         # analysis keeps running while paused
         n = len([e for e in run.events() if e.get("event") == "verdict"])
         run.wait_for_event(lambda e: e.get("event") == "verdict" and

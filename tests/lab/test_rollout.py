@@ -20,7 +20,7 @@ pytestmark = pytest.mark.lab
 @pytest.mark.parametrize("lab", ROUTERS, indirect=True)
 def test_healthy_green_is_promoted_and_the_next_run_goes_back_to_blue(lab, tmp_path):
     router = lab.router
-    path = write_config(tmp_path, config(lab, router))
+    path = write_config(tmp_path, config(lab, router, bake="2s"))
     first = shifter(lab, "run", "shop", "-f", str(path))
     assert first.code == 0, first.stderr
     assert first.summary["outcome"] == "promoted"
