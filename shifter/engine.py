@@ -96,6 +96,7 @@ class Engine:
     _lease_broken: str | None = None
     _superseded: LockLost | None = None  # another run took the lease: it owns the traffic
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
+    resume_promote: bool = False  # the recorded rollout had a promote request pending
 
     @property
     def live(self) -> Colour:
@@ -156,11 +157,18 @@ class Engine:
                                      reason="finishing a promotion a previous run started"),
                                [Promote("finishing an interrupted promotion")])
         else:
-            self._notify("started", steps=list(self.plan.weights), new=self.new.value)
-            self._kevent("RolloutStarted", f"shifting {self.target.release} from "
-                         f"{self.live.value} to {self.new.value} in steps "
-                         f"{','.join(map(str, self.plan.weights))}")
+            if resume_phase is None:
+                self._notify("started", steps=list(self.plan.weights), new=self.new.value)
+            self._kevent("RolloutResumed" if resume_phase else "RolloutStarted",
+                         f"shifting {self.target.release} from {self.live.value} to "
+                         f"{self.new.value} in steps {','.join(map(str, self.plan.weights))}"
+                         + (f", from step {start_step + 1}" if resume_phase else ""))
             self.feed(Start(self.clock(), start_step))
+            # A resumed rollout keeps what operators asked of it before the crash.
+            if resume_phase == Phase.PAUSED.value and self.state.phase.is_active:
+                self.feed(Request(self.clock(), "pause"))
+            if self.resume_promote and self.state.phase.is_active:
+                self.feed(Request(self.clock(), "promote"))
         while not self.state.phase.is_final:
             event = self._wait_for_event()
             self.feed(event)

@@ -227,7 +227,8 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
                     plan=p.plan, target=p.target, new=new, reporter=p.reporter, lease=lease,
                     events=events, notifier=notifier, interrupt=interrupt,
                     on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router),
-                    traffic_moved=r.on_new > 0)
+                    traffic_moved=r.on_new > 0,
+                    resume_promote=bool(r.recorded.get("promote_requested")))
     engine.analyzer = p._analyzer()
     if r.resume:
         engine.history = list(r.recorded.get("history") or [])

@@ -282,3 +282,29 @@ def test_fencing_stops_before_a_router_write_when_the_lease_was_taken():
     with pytest.raises(LockLost):
         eng.run()
     assert router.calls == [("set", 10)]
+
+
+def test_a_resumed_paused_rollout_stays_paused():
+    eng, router, analyzer, events, clock = engine(lambda w, win: Verdict.PASS)
+    eng.interrupt = Interrupt()
+    calls = {"n": 0}
+
+    def verdicts(w, win):
+        calls["n"] += 1
+        if calls["n"] == 12:  # well past the bake: still holding at the resumed step
+            assert eng.state.phase is Phase.PAUSED and router.calls == [("set", 50)]
+            eng.interrupt.set("SIGTERM")
+        return Verdict.PASS
+
+    analyzer.verdicts = verdicts
+    outcome = eng.run(start_step=1, resume_phase="paused")
+    assert outcome.phase is Phase.ABORTED
+    assert router.calls == [("set", 50), ("revert", 0)]
+
+
+def test_a_resumed_promote_request_is_kept():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.resume_promote = True
+    outcome = eng.run(start_step=0, resume_phase="shifting")
+    assert outcome.phase is Phase.PROMOTED
+    assert router.calls == [("set", 10), ("promote", 100)]
