@@ -4,7 +4,6 @@
     ├── InvalidInput (2: bad flags, config or cluster objects; nothing changed)
     │   └── ConfigError (2: a config field is wrong; names the field path)
     ├── RolledBack (3: a new colour broke an SLO or a smoke check; traffic on the old colour)
-    ├── Aborted (4: an operator or a signal stopped the rollout; traffic on the old colour)
     ├── Unavailable (5: the cluster or Prometheus could not be reached)
     │   ├── KubeUnavailable
     │   └── PrometheusUnavailable
@@ -13,6 +12,11 @@
         ├── NotFound (2 before anything changed)
         ├── Forbidden (2: RBAC denies a verb; names verb and resource)
         └── Conflict (409; retried by the caller, fatal only after retries)
+
+A rollout's own outcome (0 promoted, 3 rolled back, 4 aborted, 5 failed) is the exit code of
+its final phase (``shifter.state.Phase.exit_code``), not an exception. ``LockLost`` (6, in
+``shifter.lease``), ``RevertFailed`` (1, ``shifter.retry``) and ``SmokeCheckFailed``
+(3, ``shifter.smoke``) live beside the code that raises them.
 
 Third-party errors (``ApiException``, ``httpx.HTTPError``, Prometheus client errors) are
 translated at the module that calls the library, raising ``from exc``; nothing above those
@@ -46,12 +50,6 @@ class RolledBack(ShifterError):
     """The new colour failed a check; traffic was put back on the old colour."""
 
     exit_code = 3
-
-
-class Aborted(ShifterError):
-    """Stopped by an operator or a signal; traffic is on the old colour (or held)."""
-
-    exit_code = 4
 
 
 class Unavailable(ShifterError):

@@ -7,7 +7,6 @@ Lease is the first write, and the router's weight the second.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -166,7 +165,7 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     lease = Lease(client, cfg.release, namespace, identity=identity)
     current = read_record(client, cfg.release, namespace)
     lease.raise_if_held(current)
-    plan = _Resume.of(split, state_of(current))
+    plan = _Resume(split, state_of(current))
     try:
         p.check_new(plan.new)
         p.smoke(plan.new)
@@ -182,7 +181,7 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     recorded = lease.acquire()  # the first write of the rollout
     try:
         lease.write()  # renewing needs 'update': find out now, before any traffic moves
-        again = _Resume.of(split, recorded)
+        again = _Resume(split, recorded)
         if again.new is not plan.new:  # another run finished in between: check anew
             p.check_new(again.new)
         return _run_locked(p, lease, again, interrupt)
@@ -203,11 +202,6 @@ class _Resume:
         self.new = Colour(self.recorded["new"]) if self.resume else split.new
         self.on_new = share(split, self.new) or 0
         self.step = int(self.recorded.get("step", 0))
-        self.split = split
-
-    @classmethod
-    def of(cls, split: Split, recorded: dict[str, Any] | None) -> _Resume:
-        return cls(split, recorded)
 
 
 def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> Outcome:
@@ -251,7 +245,3 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
     log.info("rollout finished", **{k: v for k, v in summary.items() if k != "phase"},
              phase=summary["phase"])
     return outcome
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)

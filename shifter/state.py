@@ -300,8 +300,6 @@ def _abort_pending(s: State, e: Request, plan: Plan) -> Outcome:
     return s, []
 
 
-Handler = Callable[[State, "Event", Plan], Outcome]
-
 # The whole protocol. A pair missing here is an illegal transition.
 TRANSITIONS: dict[tuple[Phase, type], Callable[..., Outcome]] = {
     (Phase.PENDING, Start): _on_start,

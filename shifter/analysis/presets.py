@@ -11,7 +11,7 @@ preset expects from the cluster.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shifter.errors import InvalidInput
 
@@ -257,11 +257,6 @@ def build_checks(
                     f"default {template!r} uses)"
                 ) from None
     return checks
-
-
-def with_limits(spec: CheckSpec, **changes: object) -> CheckSpec:
-    """A copy of ``spec`` with some fields changed (for config overrides)."""
-    return replace(spec, **changes)  # type: ignore[arg-type]
 
 
 def _check_range(field: str, value: float, lo: float, hi: float) -> None:

@@ -8,14 +8,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
     from shifter.kube.client import KubeClient
-
-Output = Literal["text", "json"]
 
 KubeconfigOpt = Annotated[str | None, typer.Option(
     "--kubeconfig", envvar="KUBECONFIG", show_envvar=True,
@@ -98,12 +96,6 @@ def exit_codes(output: str = "text") -> Iterator[None]:
         yield
     except ShifterError as exc:
         raise fail(str(exc), exc.exit_code, output) from None
-
-
-def identity() -> str:
-    from shifter.lease import make_identity
-
-    return make_identity()
 
 
 def who() -> str:
