@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.lab.cli import (
@@ -14,6 +16,11 @@ from tests.lab.cli import (
 )
 
 pytestmark = pytest.mark.lab
+
+# A pass needs this many requests: with 20% errors, 40 clean requests in a row happen with
+# probability 0.8**40 = 1.3e-4, so a faulty green cannot pass its first step by luck (with
+# the lab's quick minimum of 20 that chance is 1.2%).
+STRICT = {"min_requests": 40}
 
 EXPECTED_STEPS = {"istio": [10, 50, 100], "service": [100]}  # service cannot split traffic
 
@@ -35,7 +42,7 @@ def test_healthy_green_is_promoted_then_back_to_blue(lab, tmp_path):
 def test_faulty_green_is_reverted(lab, tmp_path):
     lab.fault("green", error_rate=0.2)
     result = shifter(lab, "run", "shop", "-f",
-                     str(write_config(tmp_path, config(lab, lab.router))))
+                     str(write_config(tmp_path, config(lab, lab.router, analysis=STRICT))))
     assert result.code == 3, result.stderr
     assert [e["weight"] for e in result.of("step")] == EXPECTED_STEPS[lab.router][:1]
     names = [e["event"] for e in result.events]
@@ -52,13 +59,16 @@ def test_faulty_green_is_reverted(lab, tmp_path):
 def test_service_flip_drops_no_request(lab_service, tmp_path):
     """The selector flip itself loses nothing: green is ready before it takes traffic."""
     lab = lab_service
-    before = lab.stats()["failed"]
+    # The reseed re-creates the Service (a moment with no backend): count only after it.
+    started = time.time() + 0.5
+    wait_for_traffic(lab, since=started, requests=20)
+    before = lab.stats(since=started)["failed"]
     result = shifter(lab, "run", "shop", "-f",
                      str(write_config(tmp_path, config(lab, "service", bake="2s"))))
     assert result.code == 0, result.stderr
     flip_at = result.of("step")[0]["time"]
-    after = wait_for_traffic(lab, since=flip_at - 2.0, requests=150)
-    assert after["failed"] == 0 and lab.stats()["failed"] == before, after
+    after = wait_for_traffic(lab, since=max(started, flip_at - 2.0), requests=150)
+    assert after["failed"] == 0 and lab.stats(since=started)["failed"] == before, after
     assert set(after["by_colour"]) >= {"blue", "green"}  # traffic on both sides of the flip
 
 
