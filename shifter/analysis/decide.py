@@ -71,6 +71,18 @@ def pval(p: float) -> str:
     return f"{p:.2g}"
 
 
+def not_yet(shared: str, seen: str, n: int, min_requests: int,
+            values: dict[str, Value]) -> Decision | None:
+    """INCONCLUSIVE when the live colour breaches too (``shared`` says how) or the window
+    holds fewer than ``min_requests``; None when a pass or fail can be judged."""
+    if shared:
+        return Decision(Verdict.INCONCLUSIVE, shared, values)
+    if n < min_requests:
+        return Decision(Verdict.INCONCLUSIVE,
+                        f"{seen}: only {n} requests, {min_requests} needed", values)
+    return None
+
+
 def _count(x: float | None) -> int | None:
     if x is None or not math.isfinite(x):
         return None
@@ -136,12 +148,9 @@ def error_rate(
                 f"{seen} > {live} + {pct(max_over_baseline)} points, p={pval(p_rel)}",
                 v,
             )
-    if shared:
-        return Decision(Verdict.INCONCLUSIVE, shared, v)
-    if n < min_requests:
-        return Decision(
-            Verdict.INCONCLUSIVE, f"{seen}: only {n} requests, {min_requests} needed", v
-        )
+    waiting = not_yet(shared, seen, n, min_requests, v)
+    if waiting is not None:
+        return waiting
     if rate > max_rate:
         return Decision(
             Verdict.INCONCLUSIVE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from . import stats
-from .decide import Buckets, Decision, pct, pval, secs
+from .decide import Buckets, Decision, not_yet, pct, pval, secs
 from .verdict import Value, Verdict
 
 COARSE = 1.1  # a fail bound more than 10% above the limit is reported as coarse
@@ -152,12 +152,9 @@ def latency(
                     f"than {secs(rb)}, p={pval(p_rel)}",
                     v,
                 )
-    if shared:
-        return Decision(Verdict.INCONCLUSIVE, shared, v)
-    if n < min_requests:
-        return Decision(
-            Verdict.INCONCLUSIVE, f"{seen}: only {n} requests, {min_requests} needed", v
-        )
+    waiting = not_yet(shared, seen, n, min_requests, v)
+    if waiting is not None:
+        return waiting
     pb = pass_bound(nb_, limit)
     k_pass = n if pb is None else (above(nb_, pb, n) or 0)
     if k_pass > allowed * n:

@@ -51,6 +51,12 @@ def config(lab: Lab, router: str, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+# For faulty-green tests, a pass needs this many requests: with 20% errors, 40 clean
+# requests in a row happen with probability 0.8**40 = 1.3e-4, so a faulty green cannot pass
+# its first step by luck (with the lab's quick minimum of 20 that chance is 1.2%).
+STRICT = {"min_requests": 40}
+
+
 def write_config(tmp_path: Path, cfg: dict[str, Any], name: str = "shift.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(cfg))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.lab.cli import (
+    STRICT,
     config,
     resource_versions,
     shifter,
@@ -15,12 +16,6 @@ from tests.lab.cli import (
 
 ROUTERS = ["nginx", "gateway"]
 pytestmark = pytest.mark.lab
-
-# A pass needs this many requests: with 20% errors, 40 clean requests in a row happen with
-# probability 0.8**40 = 1.3e-4, so a faulty green cannot pass its first step by luck (with
-# the lab's quick minimum of 20 that chance is 1.2%).
-STRICT = {"min_requests": 40}
-
 
 @pytest.mark.parametrize("lab", ROUTERS, indirect=True)
 def test_healthy_green_is_promoted_and_the_next_run_goes_back_to_blue(lab, tmp_path):

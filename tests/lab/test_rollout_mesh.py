@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.lab.cli import (
+    STRICT,
     config,
     resource_versions,
     shifter,
@@ -16,12 +17,6 @@ from tests.lab.cli import (
 )
 
 pytestmark = pytest.mark.lab
-
-# A pass needs this many requests: with 20% errors, 40 clean requests in a row happen with
-# probability 0.8**40 = 1.3e-4, so a faulty green cannot pass its first step by luck (with
-# the lab's quick minimum of 20 that chance is 1.2%).
-STRICT = {"min_requests": 40}
-
 EXPECTED_STEPS = {"istio": [10, 50, 100], "service": [100]}  # service cannot split traffic
 
 
