@@ -16,7 +16,8 @@ import structlog
 
 from shifter import retry
 from shifter.analysis.analyzer import Analyzer
-from shifter.analysis.verdict import CheckResult, Verdict, combine
+from shifter.analysis.outcome import tick_cause, unmeasured_reason
+from shifter.analysis.verdict import Cause, CheckResult, Verdict, combine
 from shifter.errors import Forbidden, InvalidInput, PrometheusUnavailable, ShifterError
 from shifter.kevents import EventRecorder
 from shifter.lease import Lease, LockLost
@@ -97,6 +98,7 @@ class Engine:
     _superseded: LockLost | None = None  # another run took the lease: it owns the traffic
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
     resume_promote: bool = False  # the recorded rollout had a promote request pending
+    last_cause: str | None = None  # the machine-readable cause of the last tick's verdict
 
     @property
     def live(self) -> Colour:
@@ -238,7 +240,7 @@ class Engine:
         self._kevent("OperatorRequest", f"{action} requested by {req.get('by', '?')}")
         return Request(self.clock(), action)
 
-    def _sample(self, now: float) -> Sample:
+    def _sample(self, now: float) -> Sample | Broken:
         since = self.state.since if self.state.since is not None else now
         window = now - since
         step = self.plan.steps[self.state.step]
@@ -250,18 +252,26 @@ class Engine:
             results = []
             reason = f"Prometheus unavailable: {exc}"
             verdict = Verdict.INCONCLUSIVE
+            unmeasured: str | None = str(exc)
         else:
             verdict = combine(results)
             reason = "; ".join(r.reason for r in results if r.verdict is not Verdict.PASS)
+            unmeasured = unmeasured_reason(results)
+        gone = self.analyzer.outage.observe(time.time(), unmeasured)
+        cause = tick_cause(results, verdict)
         checks = [_result_dict(r) for r in results]
         self.reporter.emit("verdict", step=self.state.step, weight=step.weight,
                            elapsed=round(self.state.elapsed(now), 3), window=round(window, 3),
-                           verdict=verdict.value, reason=reason, checks=checks)
+                           verdict=verdict.value, cause=cause, reason=reason, checks=checks)
         self.history.append({"step": self.state.step, "weight": step.weight,
-                             "verdict": verdict.value, "at": round(time.time(), 3),
-                             "reason": reason,
+                             "verdict": verdict.value, "cause": cause,
+                             "at": round(time.time(), 3), "reason": reason,
                              "values": {c["check"]: c["values"] for c in checks}})
         del self.history[:-HISTORY]
+        self.last_cause = cause
+        if gone is not None:
+            self.last_cause = Cause.PROMETHEUS_UNAVAILABLE.value
+            return Broken(now, gone)
         if verdict is Verdict.FAIL:
             self._kevent("CheckFailed", reason, warning=True)
         return Sample(now, verdict, reason or ("all checks pass" if results else "no data"))
@@ -307,6 +317,7 @@ class Engine:
             log.error("could not set the weight", weight=a.weight, error=str(exc))
             return Broken(self.clock(), f"could not set {a.weight}% on {self.new}: {exc}")
         self.traffic_moved = True
+        self.analyzer.new_step()  # carry the evidence: one always-valid test per rollout
         now = self.clock()
         self._next_tick = now + self.plan.interval
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,
@@ -383,6 +394,7 @@ class Engine:
             "promote_requested": s.promote_requested,
             "revert_cause": s.revert_cause.value if s.revert_cause else None,
             "history": self.history[-HISTORY:],
+            "cause": self.last_cause, "analysis": self.analyzer.state(),
         }
 
     def _persist(self) -> None:
@@ -416,5 +428,6 @@ class Engine:
 
 
 def _result_dict(r: CheckResult) -> dict[str, Any]:
-    return {"check": r.check, "verdict": r.verdict.value, "reason": r.reason,
+    return {"check": r.check, "verdict": r.verdict.value, "cause": r.cause.value,
+            "reason": r.reason,
             "query": r.query, "values": dict(r.values)}

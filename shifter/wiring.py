@@ -34,7 +34,7 @@ def make_router(cfg: Config, client: KubeClient, target: Target,
 def make_checks(cfg: Config, extra: Sequence[str] | None = None, *,
                 alpha: float | None = None) -> list[CheckSpec]:
     """The checks; ``extra`` names the router's placeholders (default: those it declares);
-    ``alpha`` is the significance of one evaluation (default: the whole budget)."""
+    ``alpha`` is the false-revert budget of the whole rollout (default ``analysis.alpha``)."""
     a = cfg.analysis
     alpha = a.alpha if alpha is None else alpha
     if extra is None:
@@ -65,7 +65,8 @@ def live_new_placeholders(per_colour: Mapping[str, str], new: Colour) -> dict[st
 def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
                   source: PrometheusSource | None = None,
                   placeholders: Mapping[str, str] | None = None) -> Analyzer:
-    """The analysis of this rollout; each evaluation gets its share of ``analysis.alpha``."""
+    """The analysis of this rollout; ``analysis.alpha`` is the budget of the whole rollout,
+    split among the checks by the analyzer (not over looks: the tests are anytime-valid)."""
     src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout)
     router = cfg.router
     name = str(router.get("ingress") or router.get("route") or router.get("virtual_service")
@@ -74,8 +75,11 @@ def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
                         live_service=target.service(new.other),
                         new_service=target.service(new), ingress=name, route=name,
                         extra=live_new_placeholders(placeholders or {}, new))
-    checks = make_checks(cfg, list(ctx.extra), alpha=plan.per_look(cfg.analysis.alpha))
-    return Analyzer(src, checks, ctx)
+    a = cfg.analysis
+    checks = make_checks(cfg, list(ctx.extra))
+    return Analyzer(src, checks, ctx, pass_tolerance=a.pass_tolerance,
+                    max_unavailable=a.max_unavailable, steps=len(plan.steps),
+                    baseline_window=a.baseline_window or max(cfg.bake, 60.0))
 
 
 def make_smoke(cfg: Config) -> list[SmokeCheck]:

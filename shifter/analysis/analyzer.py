@@ -9,19 +9,22 @@ Prometheus refuses is ``INCONCLUSIVE`` during a rollout and ``InvalidInput`` in 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from shifter.errors import InvalidInput
 
 from . import decide
 from .checks import CheckKind, CheckSpec, RenderContext
 from .latency import latency
+from .outage import Outage
 from .prometheus import QueryError, QuerySource, Sample
-from .render import render
-from .verdict import CheckResult, Verdict
+from .rates import Segment
+from .render import placeholders, render
+from .verdict import Cause, CheckResult, Value, Verdict
 
-MIN_WINDOW = 2.0  # seconds: shorter windows hold at most one scrape, so no increase()
+MIN_WINDOW = 2.0  # seconds: a {window} shorter than this holds at most one scrape
 PREFLIGHT_WINDOW = 60.0
 
 
@@ -71,84 +74,149 @@ def read(kind: CheckKind, samples: Sequence[Sample], services: set[str], scale: 
     return Series(counts, {s: sorted(b.items()) for s, b in buckets.items()}, values)
 
 
+@dataclass
+class Evidence:
+    """What one check has seen of this rollout: earlier steps' counts (new colour and live
+    colour, ``(requests, events)``), this step's latest, and the recorded baseline."""
+
+    prior: list[Segment] = field(default_factory=list)
+    live_prior: list[Segment] = field(default_factory=list)
+    last: Segment | None = None
+    live_last: Segment | None = None
+    baseline: Series | None = None
+
+    def fold(self) -> None:
+        """A new step starts: this step's latest counts become evidence carried forward."""
+        if self.last is not None and self.last[0] > 0:
+            self.prior.append(self.last)
+        if self.live_last is not None and self.live_last[0] > 0:
+            self.live_prior.append(self.live_last)
+        self.last = self.live_last = None
+
+
 class Analyzer:
-    """Evaluates a rollout's checks for the new colour against the live one."""
+    """Evaluates a rollout's checks for the new colour against the live one.
+
+    ``alpha`` on the checks is the false-revert budget of the whole rollout; it is split
+    only among the count checks (error rate, latency) and, within a check with a relative
+    limit, equally between its absolute and relative tests. It is not split over looks:
+    the tests are anytime-valid (:mod:`.sequential`).
+    """
 
     def __init__(
-        self, source: QuerySource, checks: Sequence[CheckSpec], ctx: RenderContext
+        self, source: QuerySource, checks: Sequence[CheckSpec], ctx: RenderContext, *,
+        pass_tolerance: float = 1.0, max_unavailable: float = 60.0,
+        baseline_window: float = PREFLIGHT_WINDOW, steps: int = 1,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
         self.checks = list(checks)
         self.ctx = ctx
+        self.pass_tolerance = pass_tolerance
+        self.baseline_window = baseline_window
+        self.steps = steps
+        self.clock = clock
+        self.outage = Outage(max_unavailable)
+        self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
+        counted = [c for c in self.checks if c.kind is not CheckKind.THRESHOLD]
+        self.alpha_check = {c.name: c.alpha / max(1, len(counted)) for c in self.checks}
         for check in self.checks:  # unknown placeholders fail now, not at the first tick
-            self.render(check, PREFLIGHT_WINDOW)
+            self.render(check, PREFLIGHT_WINDOW, start=0.0)
 
-    def render(self, check: CheckSpec, window_seconds: float) -> str:
-        """The PromQL ``check`` runs for a window of ``window_seconds``."""
-        return render(
-            check.query, self.ctx, window_seconds, check=check.name, defaults=dict(check.defaults)
-        )
+    def alphas(self, check: CheckSpec) -> tuple[float, float]:
+        """``(absolute, relative)`` significance of ``check``'s two tests."""
+        a = self.alpha_check[check.name]
+        return (a / 2, a / 2) if check.max_over_baseline is not None else (a, a)
+
+    def render(self, check: CheckSpec, window_seconds: float, *, start: float) -> str:
+        """The PromQL ``check`` runs for a window of ``window_seconds`` from unix ``start``."""
+        return render(check.query, self.ctx, window_seconds, check=check.name,
+                      defaults=dict(check.defaults), start=start)
+
+    def new_step(self) -> None:
+        """The weight moved: carry each check's evidence into the next step."""
+        for e in self.evidence.values():
+            e.fold()
 
     def evaluate(self, window_seconds: float, *, at: float | None = None) -> list[CheckResult]:
-        """One result per check over the last ``window_seconds`` (or up to unix time ``at``)."""
-        if window_seconds < MIN_WINDOW:
-            why = f"window too short ({window_seconds:.1f}s)"
-            return [CheckResult(c.name, Verdict.INCONCLUSIVE, why) for c in self.checks]
+        """One result per check over the last ``window_seconds`` (up to unix time ``at``,
+        default now). ``PrometheusUnavailable`` propagates."""
+        at = self.clock() if at is None else at
         return [self.evaluate_check(c, window_seconds, at=at) for c in self.checks]
 
-    def evaluate_check(
-        self, check: CheckSpec, window_seconds: float, *, at: float | None = None
-    ) -> CheckResult:
+    def evaluate_check(self, check: CheckSpec, window_seconds: float, *, at: float
+                       ) -> CheckResult:
         """Query and judge one check (``PrometheusUnavailable`` propagates)."""
-        promql = self.render(check, window_seconds)
+        if window_seconds < MIN_WINDOW and "window" in placeholders(check.query):
+            return CheckResult(check.name, Verdict.INCONCLUSIVE,
+                               f"window too short ({window_seconds:.1f}s) for increase()",
+                               cause=Cause.WINDOW_TOO_SHORT)
+        promql = self.render(check, window_seconds, start=at - window_seconds)
         try:
             samples = self.source.query(promql, at=at)
         except QueryError as exc:
             return CheckResult(
                 check.name, Verdict.INCONCLUSIVE, f"Prometheus refused the query: {exc.detail}",
-                promql,
+                promql, cause=Cause.PROMETHEUS_ERROR,
             )
-        return self.judge(check, promql, samples)
+        return self.judge(check, promql, samples, self.evidence[check.name])
 
-    def judge(self, check: CheckSpec, promql: str, samples: Sequence[Sample]) -> CheckResult:
-        """Decide ``check`` from its query result (pure)."""
+    def judge(self, check: CheckSpec, promql: str, samples: Sequence[Sample],
+              evidence: Evidence | None = None) -> CheckResult:
+        """Decide ``check`` from its query result; record this step's counts in
+        ``evidence`` (pure otherwise)."""
+        ev = evidence if evidence is not None else Evidence()
         new, live = self.ctx.new_service, self.ctx.live_service
         try:
             s = read(check.kind, samples, {new, live}, check.scale)
         except Ambiguous as exc:
-            return CheckResult(check.name, Verdict.INCONCLUSIVE, f"ambiguous result: {exc}", promql)
+            return CheckResult(check.name, Verdict.INCONCLUSIVE, f"ambiguous result: {exc}",
+                               promql, cause=Cause.AMBIGUOUS)
         names = {"new_name": new, "base_name": live}
+        a_abs, a_rel = self.alphas(check)
+        common = {"max_over_baseline": check.max_over_baseline,
+                  "min_requests": check.min_requests, "alpha": a_abs, "alpha_relative": a_rel,
+                  "prior": tuple(ev.prior), "live_prior": tuple(ev.live_prior),
+                  "pass_tolerance": self.pass_tolerance}
         if check.kind is CheckKind.ERROR_RATE:
+            bl = _pair(ev.baseline.counts.get(live)) if ev.baseline else None
+            base_seg = (decide.count(bl[0]) or 0, decide.count(bl[1]) or 0) if bl else None
             d = decide.error_rate(
                 _pair(s.counts.get(new)), _pair(s.counts.get(live)), max_rate=check.max,
-                max_over_baseline=check.max_over_baseline, min_requests=check.min_requests,
-                alpha=check.alpha, **names,
+                baseline=base_seg, **common, **names,  # type: ignore[arg-type]
             )
+            _remember(ev, d.values, "requests", "errors", "live_requests", "live_errors")
         elif check.kind is CheckKind.LATENCY:
             d = latency(
                 s.buckets.get(new), s.buckets.get(live), limit=check.max,
-                quantile=check.quantile, max_over_baseline=check.max_over_baseline,
-                min_requests=check.min_requests, alpha=check.alpha, **names,
+                quantile=check.quantile, steps=self.steps,
+                baseline=ev.baseline.buckets.get(live) if ev.baseline else None,
+                **common, **names,  # type: ignore[arg-type]
             )
+            _remember(ev, d.values, "requests", "slow_requests", "live_requests", "live_slow")
         else:
             d = decide.threshold(
                 s.values.get(new), s.values.get(live), limit=check.max,
                 max_over_baseline=check.max_over_baseline, what=check.name, **names,
             )
         reason = f"{d.reason} [{check.note}]" if check.note else d.reason
-        return CheckResult(check.name, d.verdict, reason, promql, d.values)
+        return CheckResult(check.name, d.verdict, reason, promql, d.values, d.cause)
 
     def preflight(
-        self, window_seconds: float = PREFLIGHT_WINDOW, *, at: float | None = None
+        self, window_seconds: float | None = None, *, at: float | None = None
     ) -> list[CheckResult]:
         """Every query parses and returns data for the live colour, else ``InvalidInput``.
 
-        Returns each check's result over that window (for display only).
+        Records each check's live-colour counts over the window (``baseline_window``,
+        before any weight moves) as the baseline of the steps where the live colour has
+        too little traffic. Returns each check's result over that window (for display).
         """
+        window = self.baseline_window if window_seconds is None else window_seconds
+        at = self.clock() if at is None else at
         results = []
         live = self.ctx.live_service
         for check in self.checks:
-            promql = self.render(check, window_seconds)
+            promql = self.render(check, window, start=at - window)
             try:
                 samples = self.source.query(promql, at=at)
             except QueryError as exc:
@@ -167,8 +235,49 @@ class Analyzer:
                     f"analysis.checks[{check.name}]: the query returns no data for the live "
                     f"colour {live}: {promql}"
                 )
+            self.evidence[check.name].baseline = s
             results.append(self.judge(check, promql, samples))
         return results
+
+    def state(self) -> dict[str, object]:
+        """The carried evidence, JSON-safe, for the Lease record (see :meth:`restore`)."""
+        return {name: {"prior": [list(x) for x in e.prior + ([e.last] if e.last else [])],
+                       "live_prior": [list(x) for x in e.live_prior
+                                      + ([e.live_last] if e.live_last else [])]}
+                for name, e in self.evidence.items()}
+
+    def restore(self, recorded: object) -> None:
+        """A resumed run carries the evidence of the run it resumes: the bound then holds
+        over both runs together. Unknown or malformed entries are ignored."""
+        if not isinstance(recorded, dict):
+            return
+        for name, e in self.evidence.items():
+            item = recorded.get(name)
+            if not isinstance(item, dict):
+                continue
+            e.prior = _segments(item.get("prior"))
+            e.live_prior = _segments(item.get("live_prior"))
+            e.last = e.live_last = None
+
+
+def _segments(raw: object) -> list[Segment]:
+    out: list[Segment] = []
+    if isinstance(raw, list):
+        for x in raw:
+            if (isinstance(x, list) and len(x) == 2 and all(isinstance(i, int) for i in x)
+                    and 0 <= x[1] <= x[0]):
+                out.append((x[0], x[1]))
+    return out
+
+
+def _remember(ev: Evidence, values: Mapping[str, Value], n: str, k: str, ln: str, lk: str
+              ) -> None:
+    rn, rk = values.get(n), values.get(k)
+    if isinstance(rn, int) and isinstance(rk, int):
+        ev.last = (rn, rk)
+    ln_, lk_ = values.get(ln), values.get(lk)
+    if isinstance(ln_, int) and isinstance(lk_, int):
+        ev.live_last = (ln_, lk_)
 
 
 def _pair(counts: dict[str, float] | None) -> tuple[float | None, float | None] | None:

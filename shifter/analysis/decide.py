@@ -1,62 +1,28 @@
-"""The decisions, pure functions over counts: error rate, latency and threshold checks.
+"""The error-rate and threshold decisions, pure functions over counts and values.
 
-Error rate (new colour: ``e`` errors of ``n`` requests; live colour: ``eb`` of ``nb``):
-
-- ``FAIL`` on the absolute limit when the exact one-sided binomial test rejects
-  ``H0: rate <= max`` (p-value ``P[X >= e | n, max] < alpha``) and, when the live colour
-  had at least ``min_requests``, the new colour is also significantly worse than it
-  (one-sided Fisher exact test, ``p < alpha``). A significant breach that the live colour
-  shares is ``INCONCLUSIVE`` ("the live colour breaches too"): a shared dependency outage is
-  not blamed on the release. With too little baseline traffic (the 100% step) the absolute
-  test alone decides.
-- ``FAIL`` on the relative limit when the new rate is significantly above the live
-  colour's rate plus ``max_over_baseline`` points. The live rate is itself uncertain, so it
-  is replaced by its one-sided Clopper-Pearson upper bound at ``alpha/2`` and the binomial
-  test runs at ``alpha/2``: a healthy release fails with probability at most ``alpha``.
-- ``PASS`` only with ``n >= min_requests`` and the observed rate within every limit;
-  anything else (including an observed breach that is not significant yet) is
-  ``INCONCLUSIVE``.
-
-Latency is judged the same way on counts of slow requests: the q-quantile is within the
-limit exactly when at most a fraction ``1 - q`` of requests is slower. A histogram only
-tells which bucket a request fell in, so a ``FAIL`` counts requests above the smallest
-bucket bound >= the limit (an undercount: conservative against false fails), and a
-``PASS`` counts requests above the largest bound <= the limit (an overcount: conservative
-against false passes). The relative limit compares the new colour with
-``max_over_baseline`` times an upper confidence bound of the live colour's quantile (the
-bound of the bucket holding the order statistic that exceeds the quantile with
-probability ``1 - alpha/2``).
+Error rate: ``e`` errors of ``n`` new-colour requests this step, judged with the anytime-
+valid tests of :mod:`.rates` (breach, shared, relative breach, pass) against
+``max_error_rate`` and the live colour (``eb`` of ``nb`` over the same window) or, when
+the live colour has fewer than ``min_requests`` there (the 100% step), the baseline
+recorded before the first weight moved.
 
 Thresholds (custom checks, HAProxy's mean) have no counts and so no significance: a value
-over the limit fails at once; rely on the step's consecutive-failure limit for noise.
-
-Counts from ``increase()`` are extrapolated floats: they are rounded to whole requests.
+over the limit fails at once unless the live colour's own value is over the limit too
+(shared); rely on the step's consecutive-failure limit for noise.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from . import stats
-from .verdict import Value, Verdict
+from .rates import Counts, Decision, Ref, Segment, judge, pct
+from .verdict import Cause, Value, Verdict
 
 Buckets = Sequence[tuple[float, float]]  # (upper bound in seconds, cumulative count)
+REF_SHARE = 0.25  # the live colour's and the baseline's share of the relative test's alpha
 
-
-@dataclass(frozen=True)
-class Decision:
-    """A verdict, its one-line reason and the numbers behind it."""
-
-    verdict: Verdict
-    reason: str
-    values: dict[str, Value] = field(default_factory=dict)
-
-
-def pct(x: float) -> str:
-    """``0.2`` -> ``20.0%``."""
-    return f"{x * 100:.1f}%"
+__all__ = ["Buckets", "Decision", "error_rate", "pct", "ref_for", "secs", "threshold"]
 
 
 def secs(x: float) -> str:
@@ -66,27 +32,22 @@ def secs(x: float) -> str:
     return f"{x * 1000:.0f}ms" if abs(x) < 1 else f"{x:.2f}s"
 
 
-def pval(p: float) -> str:
-    """A p-value in two significant digits."""
-    return f"{p:.2g}"
-
-
-def not_yet(shared: str, seen: str, n: int, min_requests: int,
-            values: dict[str, Value]) -> Decision | None:
-    """INCONCLUSIVE when the live colour breaches too (``shared`` says how) or the window
-    holds fewer than ``min_requests``; None when a pass or fail can be judged."""
-    if shared:
-        return Decision(Verdict.INCONCLUSIVE, shared, values)
-    if n < min_requests:
-        return Decision(Verdict.INCONCLUSIVE,
-                        f"{seen}: only {n} requests, {min_requests} needed", values)
-    return None
-
-
-def _count(x: float | None) -> int | None:
+def count(x: float | None) -> int | None:
+    """A whole, non-negative request count, or None for a missing or non-finite value."""
     if x is None or not math.isfinite(x):
         return None
     return max(0, round(x))
+
+
+def ref_for(live: Segment | None, live_prior: Sequence[Segment], baseline: Segment | None,
+            *, min_requests: int, base_name: str) -> Ref | None:
+    """The live colour over this window if it has ``min_requests`` there, else the recorded
+    baseline, else None."""
+    if live is not None and live[0] >= min_requests:
+        return Ref(base_name, live, (*live_prior, live), REF_SHARE)
+    if baseline is not None and baseline[0] > 0:
+        return Ref(f"{base_name} before the rollout", baseline, (baseline,), REF_SHARE)
+    return None
 
 
 def error_rate(
@@ -97,75 +58,37 @@ def error_rate(
     max_over_baseline: float | None,
     min_requests: int,
     alpha: float,
+    alpha_relative: float | None = None,
+    prior: Sequence[Segment] = (),
+    live_prior: Sequence[Segment] = (),
+    baseline: Segment | None = None,
+    pass_tolerance: float = 1.0,
     new_name: str = "new colour",
     base_name: str = "live colour",
 ) -> Decision:
-    """Judge ``(requests, errors)`` of the new colour against the limits and the baseline."""
-    n = _count(new[0]) if new else None
-    e = _count(new[1]) if new else None
+    """Judge ``(requests, errors)`` of the new colour against the limits and the ref."""
+    n = count(new[0]) if new else None
+    e = count(new[1]) if new else None
     if not n:
-        return Decision(Verdict.INCONCLUSIVE, f"no requests reached {new_name} in the window")
+        return Decision(Verdict.INCONCLUSIVE, f"no requests reached {new_name} in the window",
+                        {}, Cause.NO_DATA)
     if e is None:
-        return Decision(Verdict.INCONCLUSIVE, f"no error count for {new_name} in the result")
+        return Decision(Verdict.INCONCLUSIVE, f"no error count for {new_name} in the result",
+                        {}, Cause.NO_DATA)
     e = min(e, n)
-    rate = e / n
-    v: dict[str, Value] = {"requests": n, "errors": e, "error_rate": rate, "limit": max_rate}
-    nb = _count(base[0]) if base else None
-    eb = _count(base[1]) if base else None
-    base_ok = nb is not None and eb is not None and nb >= min_requests
-    brate = None
-    if nb is not None and eb is not None and nb > 0:
-        eb = min(eb, nb)
-        brate = eb / nb
-        v |= {"baseline_requests": nb, "baseline_errors": eb, "baseline_error_rate": brate}
-    seen = f"error rate {pct(rate)} ({e}/{n})"
-    live = f"{base_name} {pct(brate)} ({eb}/{nb})" if brate is not None else ""
-    shared = ""
-
-    p_abs = stats.binom_sf(e, n, max_rate)
-    v["p_value"] = p_abs
-    if p_abs < alpha:
-        breach = f"{seen} > {pct(max_rate)} limit, p={pval(p_abs)}"
-        if not base_ok:
-            why = f"{base_name} has too few requests to compare"
-            return Decision(Verdict.FAIL, f"{breach} ({why})", v)
-        assert nb is not None and eb is not None
-        p_worse = stats.fisher_greater(e, n, eb, nb)
-        v["p_value_vs_baseline"] = p_worse
-        if p_worse < alpha:
-            return Decision(Verdict.FAIL, f"{breach}; {live}, p={pval(p_worse)}", v)
-        shared = f"{breach}, but {live} breaches too: a shared failure, not the release"
-
-    if max_over_baseline is not None and base_ok:
-        assert nb is not None and eb is not None and brate is not None
-        bound = stats.binom_upper_bound(eb, nb, alpha / 2)
-        rel_limit = min(1.0, bound + max_over_baseline)
-        p_rel = stats.binom_sf(e, n, rel_limit)
-        v |= {"relative_limit": rel_limit, "p_value_relative": p_rel}
-        if p_rel < alpha / 2:
-            return Decision(
-                Verdict.FAIL,
-                f"{seen} > {live} + {pct(max_over_baseline)} points, p={pval(p_rel)}",
-                v,
-            )
-    waiting = not_yet(shared, seen, n, min_requests, v)
-    if waiting is not None:
-        return waiting
-    if rate > max_rate:
-        return Decision(
-            Verdict.INCONCLUSIVE,
-            f"{seen} > {pct(max_rate)} limit but not significant yet (p={pval(p_abs)})",
-            v,
-        )
-    if max_over_baseline is not None and base_ok and brate is not None \
-            and rate > brate + max_over_baseline:
-        return Decision(
-            Verdict.INCONCLUSIVE,
-            f"{seen} > {live} + {pct(max_over_baseline)} points, not significant yet",
-            v,
-        )
-    tail = f"; {live}" if live else ""
-    return Decision(Verdict.PASS, f"{seen} <= {pct(max_rate)} limit{tail}", v)
+    nb = count(base[0]) if base else None
+    eb = count(base[1]) if base else None
+    live = (nb, min(eb, nb)) if nb is not None and eb is not None else None
+    ref = ref_for(live, live_prior, baseline, min_requests=min_requests, base_name=base_name)
+    d = judge(Counts((n, e), (n, e), tuple(prior), ref), limit=max_rate, what="error rate",
+              unit="errors", max_over_baseline=max_over_baseline, min_requests=min_requests,
+              alpha_abs=alpha, alpha_rel=alpha if alpha_relative is None else alpha_relative,
+              pass_tolerance=pass_tolerance, new_name=new_name)
+    v = dict(d.values)
+    v |= {"errors": e, "error_rate": e / n}
+    if live is not None:
+        v |= {"live_requests": live[0], "live_errors": live[1]}
+    return Decision(d.verdict, d.reason, v, d.cause)
 
 
 def threshold(
@@ -180,7 +103,8 @@ def threshold(
 ) -> Decision:
     """Judge one value per colour against ``limit`` (and ``base * max_over_baseline``)."""
     if new is None or math.isnan(new):
-        return Decision(Verdict.INCONCLUSIVE, f"no {what} for {new_name} in the window")
+        return Decision(Verdict.INCONCLUSIVE, f"no {what} for {new_name} in the window",
+                        {}, Cause.NO_DATA)
     v: dict[str, Value] = {"value": new, "limit": limit}
     has_base = base is not None and math.isfinite(base)
     if has_base:
@@ -190,19 +114,19 @@ def threshold(
         assert base is not None
         rel = base * max_over_baseline
         v["relative_limit"] = rel
-    seen = f"{what} {new:.4g}"
+    seen = f"{new_name} {what} {new:.4g}"
+    if rel is not None and new > rel and new > limit:
+        return Decision(Verdict.FAIL, f"{seen} > {limit:.4g} limit and > {max_over_baseline:g}"
+                        f" x {base_name}'s {base:.4g} = {rel:.4g}", v, Cause.BREACH)
     if new > limit:
-        if rel is not None and new <= rel:
-            return Decision(
-                Verdict.INCONCLUSIVE,
-                f"{seen} > {limit:.4g} limit, but {base_name} is at {base:.4g} too: shared",
-                v,
-            )
-        return Decision(Verdict.FAIL, f"{seen} > {limit:.4g} limit", v)
+        if has_base and base is not None and base > limit:
+            return Decision(Verdict.INCONCLUSIVE, (
+                f"{seen} > {limit:.4g} limit, but {base_name}'s own {base:.4g} > "
+                f"{limit:.4g} too: a shared failure, not the release"), v, Cause.SHARED)
+        tail = f"; {base_name} {base:.4g} <= {limit:.4g}" if has_base else ""
+        return Decision(Verdict.FAIL, f"{seen} > {limit:.4g} limit{tail}", v, Cause.BREACH)
     if rel is not None and new > rel:
-        return Decision(
-            Verdict.INCONCLUSIVE,
-            f"{seen} > {max_over_baseline:g} x {base_name}'s {base:.4g}",
-            v,
-        )
-    return Decision(Verdict.PASS, f"{seen} <= {limit:.4g} limit", v)
+        return Decision(Verdict.INCONCLUSIVE, (
+            f"{seen} > {max_over_baseline:g} x {base_name}'s {base:.4g} = {rel:.4g}"),
+            v, Cause.NOT_SIGNIFICANT_YET)
+    return Decision(Verdict.PASS, f"{seen} <= {limit:.4g} limit", v, Cause.WITHIN_LIMITS)

@@ -7,10 +7,13 @@ histograms give them, ``+Inf`` included.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+from . import sequential as seq
 from . import stats
-from .decide import Buckets, Decision, not_yet, pct, pval, secs
-from .verdict import Value, Verdict
+from .decide import REF_SHARE, Buckets, ref_for, secs
+from .rates import Counts, Decision, Segment, ev, judge
+from .verdict import Cause, Verdict
 
 COARSE = 1.1  # a fail bound more than 10% above the limit is reported as coarse
 
@@ -57,23 +60,19 @@ def pass_bound(buckets: Buckets, limit: float) -> float | None:
 
 
 def quantile_upper_bound(buckets: Buckets, n: int, q: float, alpha: float) -> float | None:
-    """A bound the true q-quantile is below with probability >= ``1 - alpha``, or None.
-
-    The r-th smallest of ``n`` observations exceeds the q-quantile with probability
-    ``P[Binomial(n, q) < r]``; take the smallest such ``r`` reaching ``1 - alpha`` and the
-    upper bound of the bucket it falls in.
-    """
-    lo, hi = 1, n
-    if stats.binom_cdf(n - 1, n, q) < 1 - alpha:
+    """A bucket bound the true q-quantile is below at every look with probability
+    ``>= 1 - alpha``, or None: the smallest finite bound whose share of slower requests
+    has a confidence-sequence upper end (at ``alpha`` over the number of bounds, a union
+    bound) at or below ``1 - q``."""
+    finite = [b for b, _ in buckets if math.isfinite(b)]
+    if not finite or n <= 0:
         return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if stats.binom_cdf(mid - 1, n, q) >= 1 - alpha:
-            hi = mid
-        else:
-            lo = mid + 1
-    bound = next((b for b, c in buckets if c >= lo), None)
-    return bound if bound is not None and math.isfinite(bound) else None
+    a = alpha / len(finite)
+    for b in sorted(finite):
+        k = above(buckets, b, n) or 0
+        if seq.upper_bound([(n, k)], a, 1.0 - q) <= 1.0 - q:
+            return b
+    return None
 
 
 def latency(
@@ -85,89 +84,76 @@ def latency(
     max_over_baseline: float | None,
     min_requests: int,
     alpha: float,
+    alpha_relative: float | None = None,
+    prior: Sequence[Segment] = (),
+    live_prior: Sequence[Segment] = (),
+    baseline: Buckets | None = None,
+    pass_tolerance: float = 1.0,
+    steps: int = 1,
     new_name: str = "new colour",
     base_name: str = "live colour",
 ) -> Decision:
-    """Judge the new colour's q-quantile latency against ``limit`` seconds and the baseline."""
+    """Judge the new colour's q-quantile latency against ``limit`` seconds and the ref.
+
+    ``prior`` and ``live_prior`` are earlier steps' ``(requests, slower than the fail
+    bound)``; ``baseline`` the live colour's buckets before the rollout.
+    """
     nb_ = normalize(new or [])
     n = total(nb_)
     label = f"p{quantile * 100:g}"
     if not n:
-        return Decision(Verdict.INCONCLUSIVE, f"no requests reached {new_name} in the window")
+        return Decision(Verdict.INCONCLUSIVE, f"no requests reached {new_name} in the window",
+                        {}, Cause.NO_DATA)
     allowed = 1.0 - quantile
+    a_rel = alpha if alpha_relative is None else alpha_relative
     q_new = stats.histogram_quantile(quantile, nb_)
-    v: dict[str, Value] = {"requests": n, "quantile": q_new, "limit": limit}
+    fb = fail_bound(nb_, limit)
+    pb = pass_bound(nb_, limit)
+    notes = ""
+    if fb is None:
+        notes = f" (no bucket bound at or above {secs(limit)}: cannot count slow requests)"
+    elif fb > limit * COARSE:
+        notes = f" (coarse buckets: counting requests above {secs(fb)})"
+    if pb is None:
+        notes += f" (no bucket bound at or below {secs(limit)}: cannot pass)"
+    k_fail = (above(nb_, fb, n) or 0) if fb is not None else 0
+    k_pass = n if pb is None else (above(nb_, pb, n) or 0)
     bb = normalize(base or [])
     nbase = total(bb)
-    base_ok = nbase is not None and nbase >= min_requests
-    q_base = stats.histogram_quantile(quantile, bb) if nbase else math.nan
+    live = (nbase, above(bb, fb, nbase) or 0) if nbase and fb is not None else None
+    base_b = normalize(baseline or [])
+    nbl = total(base_b)
+    recorded = (nbl, above(base_b, fb, nbl) or 0) if nbl and fb is not None else None
+    ref = ref_for(live, live_prior, recorded, min_requests=min_requests, base_name=base_name)
+    what = f"{label} {secs(q_new)}: requests slower than {secs(fb) if fb else secs(limit)}"
+    d = judge(Counts((n, k_fail), (n, k_pass), tuple(prior), ref), limit=allowed, what=what,
+              unit="slow", max_over_baseline=None, min_requests=min_requests,
+              alpha_abs=alpha, alpha_rel=a_rel, pass_tolerance=pass_tolerance,
+              new_name=new_name)
+    v = dict(d.values)
+    v |= {"quantile": q_new, "latency_limit": limit, "slow_requests": k_fail,
+          "slow_bound": fb}
     if nbase:
-        v |= {"baseline_requests": nbase, "baseline_quantile": q_base}
-    seen = f"{label} {secs(q_new)}"
-    live = f"{base_name} {label} {secs(q_base)}" if nbase else ""
-
-    fb = fail_bound(nb_, limit)
-    coarse = ""
-    if fb is None:
-        coarse = f" (no bucket bound at or above {secs(limit)}: cannot count slow requests)"
-    elif fb > limit * COARSE:
-        coarse = f" (coarse buckets: counting requests above {secs(fb)})"
-    if pass_bound(nb_, limit) is None:
-        coarse += f" (no bucket bound at or below {secs(limit)}: cannot pass)"
-    shared = ""
-    if fb is not None:
-        k = above(nb_, fb, n) or 0
-        p_abs = stats.binom_sf(k, n, allowed)
-        v |= {"slow_requests": k, "slow_bound": fb, "p_value": p_abs}
-        if p_abs < alpha:
-            breach = (
-                f"{seen} > {secs(limit)} limit: {k}/{n} requests slower than {secs(fb)}, "
-                f"{pct(allowed)} allowed, p={pval(p_abs)}"
-            )
-            kb = above(bb, fb, nbase) if base_ok and nbase else None
-            if kb is None:
-                return Decision(Verdict.FAIL, f"{breach} ({base_name} not comparable)", v)
-            assert nbase is not None
-            p_worse = stats.fisher_greater(k, n, kb, nbase)
-            v |= {"baseline_slow_requests": kb, "p_value_vs_baseline": p_worse}
-            if p_worse < alpha:
-                return Decision(Verdict.FAIL, f"{breach}; {live}, p={pval(p_worse)}", v)
-            shared = (
-                f"{breach}, but {live} ({kb}/{nbase} slow) is as slow: "
-                "a shared failure, not the release"
-            )
-
-    if max_over_baseline is not None and base_ok and nbase:
-        qb = quantile_upper_bound(bb, nbase, quantile, alpha / 2)
-        rel = qb * max_over_baseline if qb is not None else None
-        rb = fail_bound(nb_, rel) if rel is not None else None
-        if rel is not None and rb is not None:
-            kr = above(nb_, rb, n) or 0
-            p_rel = stats.binom_sf(kr, n, allowed)
-            v |= {"relative_limit": rel, "p_value_relative": p_rel}
-            if p_rel < alpha / 2:
-                return Decision(
-                    Verdict.FAIL,
-                    f"{seen} > {max_over_baseline:g} x {live}: {kr}/{n} requests slower "
-                    f"than {secs(rb)}, p={pval(p_rel)}",
-                    v,
-                )
-    waiting = not_yet(shared, seen, n, min_requests, v)
-    if waiting is not None:
-        return waiting
-    pb = pass_bound(nb_, limit)
-    k_pass = n if pb is None else (above(nb_, pb, n) or 0)
-    if k_pass > allowed * n:
-        return Decision(
-            Verdict.INCONCLUSIVE,
-            f"{seen} vs {secs(limit)} limit: not significant yet{coarse}",
-            v,
-        )
-    if max_over_baseline is not None and base_ok and q_new > q_base * max_over_baseline:
-        return Decision(
-            Verdict.INCONCLUSIVE,
-            f"{seen} > {max_over_baseline:g} x {live}, not significant yet",
-            v,
-        )
-    tail = f"; {live}" if live else ""
-    return Decision(Verdict.PASS, f"{seen} <= {secs(limit)} limit{tail}", v)
+        v |= {"baseline_quantile": stats.histogram_quantile(quantile, bb)}
+    if live is not None:
+        v |= {"live_requests": live[0], "live_slow": live[1]}
+    if d.verdict is Verdict.FAIL or max_over_baseline is None or ref is None or fb is None:
+        return Decision(d.verdict, d.reason + (notes if d.verdict is not Verdict.FAIL else ""),
+                        v, d.cause)
+    ref_b = bb if ref.name == base_name else base_b
+    nref = total(ref_b) or 0
+    qb = quantile_upper_bound(ref_b, nref, quantile, a_rel * REF_SHARE / steps)
+    rel = qb * max_over_baseline if qb is not None else None
+    rb = fail_bound(nb_, rel) if rel is not None else None
+    if rel is not None and rb is not None:
+        kr = above(nb_, rb, n) or 0
+        a_new = a_rel / 2 / steps / len([b for b, _ in nb_ if math.isfinite(b)])
+        log_e = seq.log_e_above([(n, kr)], allowed)
+        v |= {"relative_limit": rel, "log_e_value_relative": log_e}
+        if log_e >= math.log(1 / a_new):
+            return Decision(Verdict.FAIL, (
+                f"{new_name} {label} {secs(q_new)} > {max_over_baseline:g} x {ref.name}'s "
+                f"{label} upper bound {secs(qb or 0)}: {kr}/{n} requests slower than "
+                f"{secs(rb)}, e-value {ev(log_e)} >= {ev(math.log(1 / a_new))}"),
+                v, Cause.RELATIVE_BREACH)
+    return Decision(d.verdict, d.reason + notes, v, d.cause)

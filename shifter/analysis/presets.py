@@ -39,11 +39,23 @@ def relabel(vector: str, source_label: str) -> str:
     return f'label_replace({vector}, "service", "$1", "{source_label}", "(.*)")'
 
 
+def since(series: str) -> str:
+    """Exact increase of the counter ``series`` since the window started, per series.
+
+    ``series - series @ {start}``: the counter now minus its value at the weight change,
+    no extrapolation (``increase()`` scales partial windows up: 2/10 can read 4/20).
+    A series that reset inside the window (its difference is negative) or was born
+    inside it (no value at the start) counts its current value: for a reset that
+    undercounts the requests before the reset, for a new series it is exact.
+    """
+    return f"(({series} - {series} @ {{start}}) >= 0 or {series})"
+
+
 def counts_query(total: str, errors: str) -> str:
     """The one-query error-rate template from two per-request vectors (already windowed).
 
     ``total`` and ``errors`` are instant vectors with a ``service`` label (e.g.
-    ``increase(x[{window}])``); the result has ``kind="total"`` and ``kind="errors"`` per
+    ``since(x)``); the result has ``kind="total"`` and ``kind="errors"`` per
     service, with errors falling back to ``total * 0`` when no error series exists.
     """
     t = f"sum by (service) ({total})"
@@ -57,14 +69,14 @@ def counts_query(total: str, errors: str) -> str:
 
 def error_query(metric: str, selector: str, errors: str, source_label: str = "service") -> str:
     """Error-rate template for a counter labelled per status: ``errors`` selects the 5xx."""
-    total = relabel(f"increase({metric}{{{selector}}}[{{window}}])", source_label)
-    errs = relabel(f"increase({metric}{{{selector}, {errors}}}[{{window}}])", source_label)
+    total = relabel(since(f"{metric}{{{selector}}}"), source_label)
+    errs = relabel(since(f"{metric}{{{selector}, {errors}}}"), source_label)
     return counts_query(total, errs)
 
 
 def bucket_query(metric: str, selector: str, source_label: str = "service") -> str:
     """The latency template: cumulative bucket counts per ``(service, le)`` over the window."""
-    inner = relabel(f"increase({metric}{{{selector}}}[{{window}}])", source_label)
+    inner = relabel(since(f"{metric}{{{selector}}}"), source_label)
     return f"sum by (service, le) ({inner})"
 
 
@@ -87,16 +99,16 @@ def _envoy(vector: str) -> str:
 
 
 def _envoy_errors() -> str:
-    rq = f"increase(envoy_cluster_upstream_rq_total{{{_ENVOY_CLUSTERS}}}[{{window}}])"
-    xx = (
-        "increase(envoy_cluster_upstream_rq_xx"
-        f'{{{_ENVOY_CLUSTERS}, envoy_response_code_class="5"}}[{{window}}])'
+    rq = since(f"envoy_cluster_upstream_rq_total{{{_ENVOY_CLUSTERS}}}")
+    xx = since(
+        "envoy_cluster_upstream_rq_xx"
+        f'{{{_ENVOY_CLUSTERS}, envoy_response_code_class="5"}}'
     )
     return counts_query(_envoy(rq), _envoy(xx))
 
 
 _HAPROXY_TOTAL = relabel(
-    f"increase(haproxy_server_http_responses_total{{{_HAPROXY_SERVERS}}}[{{window}}])", "server"
+    since(f"haproxy_server_http_responses_total{{{_HAPROXY_SERVERS}}}"), "server"
 )
 
 PRESETS: dict[str, Preset] = {
@@ -144,9 +156,7 @@ PRESETS: dict[str, Preset] = {
         error_query=_envoy_errors(),
         latency_query=(
             "sum by (service, le) ("
-            + _envoy(
-                f"increase(envoy_cluster_upstream_rq_time_bucket{{{_ENVOY_CLUSTERS}}}[{{window}}])"
-            )
+            + _envoy(since(f"envoy_cluster_upstream_rq_time_bucket{{{_ENVOY_CLUSTERS}}}"))
             + ")"
         ),
         latency_scale=0.001,
@@ -160,8 +170,7 @@ PRESETS: dict[str, Preset] = {
         error_query=counts_query(
             _HAPROXY_TOTAL,
             relabel(
-                "increase(haproxy_server_http_responses_total"
-                f'{{{_HAPROXY_SERVERS}, code="5xx"}}[{{window}}])',
+                since(f'haproxy_server_http_responses_total{{{_HAPROXY_SERVERS}, code="5xx"}}'),
                 "server",
             ),
         ),

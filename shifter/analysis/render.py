@@ -18,6 +18,9 @@ Placeholders:
     one colour's Service name, verbatim.
 ``{window}``
     the evaluation window as a PromQL duration (``17s``).
+``{start}``
+    the unix time the window starts (the weight change), for the ``@`` modifier:
+    ``x - x @ {start}`` counts exactly what happened since, without extrapolation.
 any key of ``RenderContext.extra``, and a preset's defaults for extra keys
     verbatim (a preset default is itself a template, rendered first).
 """
@@ -35,7 +38,7 @@ from .checks import RenderContext
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUILTIN = (
     "namespace", "release", "service", "services", "live_service", "new_service",
-    "ingress", "route", "window",
+    "ingress", "route", "window", "start",
 )
 _RE2_META = set("\\.+*?()|[]{}^$")
 
@@ -64,6 +67,7 @@ def values_for(
     defaults: Mapping[str, str] | None = None,
     *,
     check: str = "",
+    start: float = 0.0,
 ) -> dict[str, str]:
     """Every placeholder's value for ``ctx`` (defaults rendered, ``extra`` wins over them)."""
     both = "|".join(promql_regex_escape(s) for s in (ctx.live_service, ctx.new_service))
@@ -77,6 +81,7 @@ def values_for(
         "ingress": ctx.ingress,
         "route": ctx.route,
         "window": prom_window(window_seconds),
+        "start": f"{start:.3f}",
     }
     for key in ctx.extra:
         if key in values or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
@@ -99,9 +104,11 @@ def render(
     *,
     check: str,
     defaults: Mapping[str, str] | None = None,
+    start: float = 0.0,
 ) -> str:
     """Render ``template``; an unknown placeholder raises ``InvalidInput`` naming ``check``."""
-    return _substitute(template, values_for(ctx, window_seconds, defaults, check=check), check)
+    values = values_for(ctx, window_seconds, defaults, check=check, start=start)
+    return _substitute(template, values, check)
 
 
 def check_template(template: str, *, check: str, known: set[str]) -> None:

@@ -36,6 +36,22 @@ class Verdict(StrEnum):
         return self is Verdict.INCONCLUSIVE
 
 
+class Cause(StrEnum):
+    """Why a check concluded what it did: machine-readable, rendered into the reason."""
+
+    WITHIN_LIMITS = "within_limits"  # pass: enough requests, upper bound within the limit
+    BREACH = "breach"  # fail: the absolute limit is broken with confidence
+    RELATIVE_BREACH = "relative_breach"  # fail: worse than the live colour + the allowance
+    SHARED = "shared"  # the new colour breaches, but the live colour's own test does too
+    TOO_FEW_REQUESTS = "too_few_requests"  # fewer than min_requests on the new colour
+    WINDOW_TOO_SHORT = "window_too_short"  # a {window} query over less than 2 s
+    NOT_SIGNIFICANT_YET = "not_significant_yet"  # neither a pass nor a fail can be shown yet
+    NO_DATA = "no_data"  # the query returned nothing (or NaN) for the new colour
+    AMBIGUOUS = "ambiguous"  # more than one series for a colour
+    PROMETHEUS_ERROR = "prometheus_error"  # Prometheus refused or failed the query
+    PROMETHEUS_UNAVAILABLE = "prometheus_unavailable"  # Prometheus did not answer
+
+
 Value = float | int | None
 
 
@@ -56,12 +72,14 @@ class CheckResult:
     reason: str
     query: str = ""
     values: dict[str, Value] = field(default_factory=dict)
+    cause: Cause = Cause.NOT_SIGNIFICANT_YET
 
     def to_dict(self) -> dict[str, object]:
         """JSON-serializable form for events and the Lease history."""
         return {
             "check": self.check,
             "verdict": self.verdict.value,
+            "cause": self.cause.value,
             "reason": self.reason,
             "query": self.query,
             "values": clean(self.values),

@@ -9,6 +9,7 @@ import pytest
 from shifter.analysis import Analyzer, CheckKind, CheckSpec, RenderContext, Verdict
 from shifter.analysis.presets import build_checks
 from shifter.analysis.prometheus import QueryError, Sample
+from shifter.analysis.verdict import Cause
 from shifter.errors import InvalidInput, PrometheusUnavailable
 
 CTX = RenderContext("shop-ns", "shop", "shop-blue", "shop-green", "shop", "shop")
@@ -49,18 +50,18 @@ def checks(**kw: float | None) -> list[CheckSpec]:
 def test_one_query_per_check_covering_both_colours() -> None:
     src = FakeSource(
         {
-            "http_requests_total": counts("shop-blue", 500, 0) + counts("shop-green", 100, 0),
+            "http_requests_total": counts("shop-blue", 500, 0) + counts("shop-green", 300, 0),
             "bucket": buckets("shop-blue", {"0.1": 500, "+Inf": 500})
-            + buckets("shop-green", {"0.1": 100, "+Inf": 100}),
+            + buckets("shop-green", {"0.1": 300, "+Inf": 300}),
         }
     )
     results = Analyzer(src, checks(), CTX).evaluate(30.0, at=1000.0)
     assert [r.verdict for r in results] == [Verdict.PASS, Verdict.PASS]
     assert len(src.queries) == 2
     for q, at in src.queries:
-        assert 'service=~"shop-blue|shop-green"' in q and "[30s]" in q and at == 1000.0
+        assert 'service=~"shop-blue|shop-green"' in q and "@ 970.000" in q and at == 1000.0
     assert results[0].query == src.queries[0][0]
-    assert results[0].values["requests"] == 100 and results[0].values["baseline_requests"] == 500
+    assert results[0].values["requests"] == 300 and results[0].values["baseline_requests"] == 500
 
 
 def test_new_colour_breach_fails_and_other_services_are_ignored() -> None:
@@ -72,14 +73,17 @@ def test_new_colour_breach_fails_and_other_services_are_ignored() -> None:
         }
     )
     r = Analyzer(src, checks(lat=None), CTX).evaluate(10.0)[0]
-    assert r.verdict is Verdict.FAIL and "(5/25)" in r.reason
+    assert r.verdict is Verdict.FAIL and "(5/25 errors)" in r.reason
 
 
-def test_window_too_short_queries_nothing() -> None:
+def test_window_too_short_only_for_increase_templates() -> None:
+    custom = CheckSpec(name="c", kind=CheckKind.THRESHOLD, max=1.0,
+                       query='sum by (service) (increase(x{service=~"{services}"}[{window}]))')
     src = FakeSource({})
-    results = Analyzer(src, checks(), CTX).evaluate(1.5)
-    assert {r.verdict for r in results} == {Verdict.INCONCLUSIVE}
-    assert "window too short" in results[0].reason and src.queries == []
+    results = Analyzer(src, [*checks(), custom], CTX).evaluate(1.5, at=1000.0)
+    assert [r.cause for r in results] == [Cause.NO_DATA, Cause.NO_DATA,
+                                          Cause.WINDOW_TOO_SHORT]
+    assert "window too short" in results[2].reason and len(src.queries) == 2
 
 
 def test_empty_and_nan_results_are_inconclusive() -> None:
@@ -163,7 +167,7 @@ def test_preflight_requires_live_colour_data() -> None:
         "analysis.checks[error-rate]: the query returns no data for the live colour shop-blue: "
         "label_replace(sum by (service)"
     )
-    assert "[60s]" in str(e.value)
+    assert "@ " in str(e.value)  # counts since the start of the baseline window
 
 
 def test_preflight_passes_with_live_data_for_each_kind() -> None:

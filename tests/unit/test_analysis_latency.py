@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from shifter.analysis.latency import latency, normalize, quantile_upper_bound
-from shifter.analysis.verdict import Verdict
+from shifter.analysis.verdict import Cause, Verdict
 
 INF = math.inf
 BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, INF)
@@ -39,12 +39,13 @@ def test_one_slow_outlier_of_25_is_not_fail() -> None:
 def test_all_slow_fails_with_counts() -> None:
     d = latency(hist(b1=25), hist(b0_05=1000), **KW)
     assert d.verdict is Verdict.FAIL
-    assert "25/25 requests slower than 500ms" in d.reason
-    assert d.reason.startswith("p99 995ms > 500ms limit")
+    assert d.cause is Cause.BREACH
+    assert d.reason.startswith(
+        "new colour p99 995ms: requests slower than 500ms 100.0% (25/25 slow) > 1.0% limit")
 
 
 def test_healthy_passes_and_reports_quantile() -> None:
-    d = latency(hist(b0_05=60, b0_1=40), hist(b0_05=1000), **KW)
+    d = latency(hist(b0_05=180, b0_1=120), hist(b0_05=1000), **KW)
     assert d.verdict is Verdict.PASS
     assert d.values["quantile"] is not None and 0.05 < d.values["quantile"] <= 0.1
 
@@ -78,14 +79,15 @@ def test_no_bound_above_limit_cannot_fail() -> None:
 
 def test_relative_latency_breach_fails() -> None:
     kw = {**KW, "limit": 2.5, "max_over_baseline": 1.5}
-    d = latency(hist(b0_25=200), hist(b0_05=1000), **kw)
-    assert d.verdict is Verdict.FAIL
-    assert "1.5 x live colour" in d.reason
+    d = latency(hist(b0_25=200), hist(b0_05=5000), **kw)
+    assert d.verdict is Verdict.FAIL and d.cause is Cause.RELATIVE_BREACH
+    assert "> 1.5 x live colour's p99 upper bound 50ms: 200/200 requests slower than 100ms" \
+        in d.reason
 
 
 def test_relative_within_ratio_passes() -> None:
     kw = {**KW, "limit": 2.5, "max_over_baseline": 1.5}
-    assert latency(hist(b0_05=200), hist(b0_05=1000), **kw).verdict is Verdict.PASS
+    assert latency(hist(b0_05=400), hist(b0_05=5000), **kw).verdict is Verdict.PASS
 
 
 def test_normalize_merges_and_makes_monotonic() -> None:
@@ -99,5 +101,8 @@ def test_quantile_upper_bound_is_conservative() -> None:
     # 1000 requests, 15 above 0.1: the p99 may be above 0.1 -> bound is the next bucket
     buckets = [(0.1, 985.0), (0.5, 1000.0), (INF, 1000.0)]
     assert quantile_upper_bound(buckets, 1000, 0.99, 0.005) == 0.5
-    assert quantile_upper_bound([(0.1, 1000.0), (INF, 1000.0)], 1000, 0.99, 0.005) == 0.1
+    # 40 of 5000 slower than 0.1 s: 0.8% observed, but 1% is not excluded yet
+    assert quantile_upper_bound([(0.1, 4960.0), (0.5, 5000.0), (INF, 5000.0)], 5000, 0.99,
+                                0.005) == 0.5
+    assert quantile_upper_bound([(0.1, 5000.0), (INF, 5000.0)], 5000, 0.99, 0.005) == 0.1
     assert quantile_upper_bound([(0.1, 5.0), (INF, 10.0)], 10, 0.99, 0.005) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shifter.analysis.outage import Outage
 from shifter.analysis.verdict import CheckResult, Verdict
 from shifter.engine import Engine, Interrupt
 from shifter.errors import Forbidden, KubeError
@@ -74,6 +75,13 @@ class ScriptedAnalyzer:
         self.router = router
         self.verdicts = verdicts
         self.windows: list[float] = []
+        self.outage = Outage(60.0)  # the analyzer's outage tracker (issue 9)
+
+    def new_step(self) -> None:
+        pass
+
+    def state(self) -> dict:
+        return {}
 
     def evaluate(self, window: float):
         self.windows.append(window)
