@@ -130,12 +130,6 @@ def judge(
                                      wide=True)
             v |= {"lower_bound": lo_new, "baseline_upper_bound": hi_ref}
             rel_fail = lo_new > hi_ref + allowance
-        if max_over_baseline is not None and rel_fail:
-            return Decision(Verdict.FAIL, (
-                f"{seen} > {ref_txt} + {pct(allowance)} points: lower bound {pct(lo_new)} > "
-                f"{ref.name}'s upper bound {pct(hi_ref)} + {pct(allowance)} "
-                f"(confidence sequences at alpha {alpha_rel / 2:.2g} and "
-                f"{alpha_rel * ref.alpha_share:.2g})"), v, Cause.RELATIVE_BREACH)
     if log_e >= level:
         breach = (f"{seen} > {pct(limit)} limit: e-value {ev(log_e)} >= {ev(level)} "
                   f"(1/alpha, alpha {alpha_abs:.2g})")
@@ -148,6 +142,15 @@ def judge(
             why = (f"{ref.name}'s own e-value {ev(ref_log_e)} < {ev(level)}: not shared"
                    if ref_log_e < level else f"worse than {ref.name} + {pct(allowance)}")
             return Decision(Verdict.FAIL, f"{breach}; {ref_txt}, {why}", v, Cause.BREACH)
+    if ref is not None and max_over_baseline is not None and rel_fail:
+        return Decision(Verdict.FAIL, (
+            f"{seen} > {ref_txt} + {pct(allowance)} points: lower bound "
+            f"{pct(v['lower_bound'] or 0)} > {ref.name}'s upper bound "
+            f"{pct(v['baseline_upper_bound'] or 0)} + {pct(allowance)} (confidence sequences "
+            f"at alpha {alpha_rel / 2:.2g} and {alpha_rel * ref.alpha_share:.2g})"),
+            v, Cause.RELATIVE_BREACH)
+    if log_e >= level:
+        assert ref is not None
         return Decision(Verdict.INCONCLUSIVE, (
             f"{breach}, but {ref_txt} breaches too (its e-value {ev(ref_log_e)} >= "
             f"{ev(level)}): a shared failure, not the release"), v, Cause.SHARED)

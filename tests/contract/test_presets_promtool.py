@@ -21,6 +21,7 @@ import pytest
 from shifter.analysis import Analyzer, CheckKind, CheckSpec, RenderContext, Verdict, build_checks
 from shifter.analysis.prometheus import PrometheusSource, QueryError
 from shifter.analysis.stats import histogram_quantile
+from shifter.analysis.verdict import Cause
 from shifter.errors import InvalidInput, PrometheusUnavailable
 
 pytestmark = pytest.mark.contract
@@ -59,6 +60,11 @@ class Writer:
         for i in range(STEPS + 1):
             self.lines.append(f"{name}{{{text}}} {per_step * i:g} {T0 + STEP * i}")
 
+    def points(self, name: str, labels: dict[str, str], values: dict[int, float]) -> None:
+        text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        for i, value in sorted(values.items()):
+            self.lines.append(f"{name}{{{text}}} {value:g} {T0 + STEP * i}")
+
     def gauge(self, name: str, labels: dict[str, str], value: float) -> None:
         self.series(name, labels, 0)
         self.lines[-(STEPS + 1) :] = [
@@ -89,6 +95,14 @@ def _openmetrics() -> str:
                 w.series(
                     "http_requests_total", {"namespace": ns, "service": svc, "code": "503"}, errors
                 )
+    # exact: counts since the window start (step 36) with a birth and a reset inside it
+    w.series("http_requests_total", {"namespace": "exact", "service": "shop-blue",
+                                     "code": "200"}, 10)
+    w.points("http_requests_total", {"namespace": "exact", "service": "shop-green",
+                                     "code": "200"}, {i: 5 * (i - 39) for i in range(40, 61)})
+    w.points("http_requests_total", {"namespace": "exact", "service": "shop-green",
+                                     "code": "503"},
+             {i: (i if i < 50 else i - 50) for i in range(STEPS + 1)})
     for ns, which in (("shop", colours), ("good", dict.fromkeys(colours, (BLUE, FAST)))):
         for svc, (_, hist) in which.items():
             for le, n in _buckets(hist):
@@ -276,8 +290,8 @@ def test_preset_fails_the_broken_green(source: PrometheusSource, preset: str) ->
     err, lat = _analyze(source, preset)
     assert err.verdict is Verdict.FAIL, err.reason
     assert (err.values["requests"], err.values["errors"]) == (120, 24)
-    assert (err.values["baseline_requests"], err.values["baseline_errors"]) == (240, 0)
-    assert "error rate 20.0% (24/120) > 1.0% limit" in err.reason
+    assert (err.values["live_requests"], err.values["live_errors"]) == (240, 0)
+    assert "error rate 20.0% (24/120 errors) > 1.0% limit" in err.reason
     assert lat.verdict is Verdict.FAIL, lat.reason
     if preset == "haproxy":
         assert lat.values["value"] == pytest.approx(0.4)
@@ -311,7 +325,19 @@ def test_healthy_green_passes_and_shared_outage_is_inconclusive(source: Promethe
     assert err.values["errors"] == 0  # no 5xx series at all: the "* 0" fallback
     err, _ = _analyze(source, "app", _ctx("outage"))
     assert err.verdict is Verdict.INCONCLUSIVE and "breaches too" in err.reason
-    assert (err.values["errors"], err.values["baseline_errors"]) == (72, 72)
+    assert err.cause is Cause.SHARED
+    assert (err.values["errors"], err.values["live_errors"]) == (72, 72)
+
+
+def test_exact_counts_with_a_series_born_and_a_counter_reset_inside_the_window(
+        source: PrometheusSource) -> None:
+    """Counter now minus at the window start (``@``): no extrapolation. A series born in
+    the window counts all of its value; one that reset counts its value since the reset
+    (an undercount of the requests before it, never an overcount)."""
+    err, _ = _analyze(source, "app", _ctx("exact"))
+    assert (err.values["live_requests"], err.values["live_errors"]) == (240, 0)
+    # green: 200s born at step 40 (21 samples, 5 per step: 105); 503s reset at step 50
+    assert (err.values["requests"], err.values["errors"]) == (105 + 10, 10)
 
 
 def test_preflight_passes_and_reports_missing_live_data(source: PrometheusSource) -> None:
