@@ -71,7 +71,7 @@ class Analysis(_Model):
     # Prometheus unreachable or failing queries for longer than this: revert, exit 5.
     max_unavailable: Duration = Field(60.0, ge=0)
     # A step passes once the upper bound is <= (1 + this) x max(limit, live colour's rate).
-    pass_tolerance: float = Field(1.0, ge=0, le=10)
+    pass_tolerance: float = Field(1.5, ge=0, le=10)
     # The live colour's rates recorded before the first step (default: max(bake, 60s)).
     baseline_window: Duration | None = Field(None, gt=0)
 

@@ -105,7 +105,7 @@ class Analyzer:
 
     def __init__(
         self, source: QuerySource, checks: Sequence[CheckSpec], ctx: RenderContext, *,
-        pass_tolerance: float = 1.0, max_unavailable: float = 60.0,
+        pass_tolerance: float = 1.5, max_unavailable: float = 60.0,
         baseline_window: float = PREFLIGHT_WINDOW, steps: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:

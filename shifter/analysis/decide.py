@@ -62,7 +62,7 @@ def error_rate(
     prior: Sequence[Segment] = (),
     live_prior: Sequence[Segment] = (),
     baseline: Segment | None = None,
-    pass_tolerance: float = 1.0,
+    pass_tolerance: float = 1.5,
     new_name: str = "new colour",
     base_name: str = "live colour",
 ) -> Decision:

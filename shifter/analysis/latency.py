@@ -88,7 +88,7 @@ def latency(
     prior: Sequence[Segment] = (),
     live_prior: Sequence[Segment] = (),
     baseline: Buckets | None = None,
-    pass_tolerance: float = 1.0,
+    pass_tolerance: float = 1.5,
     steps: int = 1,
     new_name: str = "new colour",
     base_name: str = "live colour",
