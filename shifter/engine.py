@@ -257,7 +257,7 @@ class Engine:
             verdict = combine(results)
             reason = "; ".join(r.reason for r in results if r.verdict is not Verdict.PASS)
             unmeasured = unmeasured_reason(results)
-        gone = self.analyzer.outage.observe(time.time(), unmeasured)
+        gone = self.analyzer.outage.observe(now, unmeasured)
         cause = tick_cause(results, verdict)
         checks = [_result_dict(r) for r in results]
         self.reporter.emit("verdict", step=self.state.step, weight=step.weight,

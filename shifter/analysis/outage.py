@@ -24,20 +24,24 @@ class Outage:
     """Tracks an unbroken run of unmeasured ticks."""
 
     max_unavailable: float = 60.0
-    since: float | None = None  # wall time of the first unmeasured tick of this run
+    since: float | None = None  # clock time of the first unmeasured tick of this run
+    since_wall: float = 0.0  # the same as unix time, for the reason
     detail: str = ""
 
-    def observe(self, now: float, failure: str | None) -> str | None:
-        """Record one tick (``failure`` says why it was unmeasured, None if measured);
-        the reason to give up once the outage lasts longer than ``max_unavailable``."""
+    def observe(self, now: float, failure: str | None, *, wall: float | None = None
+                ) -> str | None:
+        """Record one tick at clock time ``now`` (``failure`` says why it was unmeasured,
+        None if measured); the reason to give up once the outage lasts longer than
+        ``max_unavailable``."""
         if failure is None:
             self.since, self.detail = None, ""
             return None
         if self.since is None:
             self.since = now
+            self.since_wall = time.time() if wall is None else wall
         self.detail = failure
         lasted = now - self.since
         if lasted > self.max_unavailable:
-            return (f"Prometheus unavailable since {utc(self.since)} ({lasted:.0f}s > "
+            return (f"Prometheus unavailable since {utc(self.since_wall)} ({lasted:.0f}s > "
                     f"analysis.max_unavailable {self.max_unavailable:g}s): {failure}")
         return None
