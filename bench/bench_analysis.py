@@ -82,7 +82,7 @@ class Setup:
     def alpha(self) -> float:
         """The significance of one evaluation, as the product sets it for this plan."""
         plan = self.plan()
-        per_look = getattr(plan, "per_look", None)
+        per_look = getattr(plan, "per_look", None)  # removed in Decisions v2
         return float(per_look(ALPHA)) if per_look is not None else ALPHA
 
 

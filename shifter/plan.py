@@ -42,21 +42,6 @@ class Plan:
     def last(self) -> int:
         return len(self.steps) - 1
 
-    @property
-    def looks(self) -> int:
-        """The evaluations a release makes on its way through the plan when every step
-        passes at the end of its bake: one per interval per step. The false-revert budget
-        is split over them (see ``per_look``)."""
-        return sum(max(1, math.ceil(s.bake / self.interval)) for s in self.steps)
-
-    def per_look(self, alpha: float) -> float:
-        """Significance level of one evaluation so that a release exactly at its limits is
-        reverted on noise with probability at most ``alpha`` over the whole rollout
-        (Bonferroni over the looks; they overlap, so this is conservative). A step that
-        stays inconclusive past its bake looks more often; it is reverted at its deadline
-        anyway if it never passes."""
-        return alpha / self.looks
-
 
 def validate_steps(steps: Sequence[int], *, field: str = "steps") -> tuple[int, ...]:
     """Steps are strictly increasing whole percents in 1..100 ending at 100."""
@@ -117,3 +102,67 @@ def make_plan(steps: Sequence[int], *, bake: float, interval: float,
         max_consecutive_failures=max_consecutive_failures,
         max_total_failures=max_total_failures,
     )
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What one step should take at a measured request rate (see :func:`timeline`)."""
+
+    step: int
+    weight: int
+    new_rps: float  # requests per second the new colour gets at this weight
+    to_min_requests: float  # seconds until min_requests (the earliest pass)
+    to_detect_2x: float  # expected seconds to fail a release at twice the limit
+    to_detect_5x: float  # ... at five times the limit
+    deadline: float
+
+    @property
+    def meets_deadline(self) -> bool:
+        """min_requests arrive before the step's deadline."""
+        return self.to_min_requests <= self.deadline
+
+
+def timeline(plan: Plan, rps: float, *, min_requests: int, limit: float, alpha: float
+             ) -> list[Forecast]:
+    """Per step, at ``rps`` requests per second in total: the time to ``min_requests`` and
+    the expected time to detect a 2x and 5x breach of ``limit`` with the anytime test at
+    ``alpha`` (Wald's approximation, :func:`shifter.analysis.sequential.requests_to_detect`),
+    each rounded up to the next tick."""
+    from shifter.analysis.sequential import requests_to_detect
+
+    def tick(seconds: float) -> float:
+        if not math.isfinite(seconds):
+            return math.inf
+        return max(1, math.ceil(seconds / plan.interval - 1e-9)) * plan.interval
+
+    out = []
+    for s in plan.steps:
+        new = rps * s.weight / 100
+
+        def per(n: float, new: float = new) -> float:
+            return n / new if new > 0 else math.inf
+
+        out.append(Forecast(
+            s.index, s.weight, new, tick(per(min_requests)),
+            tick(per(requests_to_detect(min(2 * limit, 0.99), limit, alpha))),
+            tick(per(requests_to_detect(min(5 * limit, 0.99), limit, alpha))), s.deadline))
+    return out
+
+
+def timeline_lines(forecasts: Sequence[Forecast], rps: float) -> list[str]:
+    """The timeline as lines for ``validate`` and ``run``; a step that cannot reach
+    ``min_requests`` before its deadline gets a ``WARNING`` line."""
+    def fmt(x: float) -> str:
+        return "never" if not math.isfinite(x) else f"{x:.0f}s"
+
+    lines = [f"at the measured {rps:.3g} requests/s:"]
+    for f in forecasts:
+        lines.append(f"  step {f.step + 1} ({f.weight}%, {f.new_rps:.3g} rps on the new colour):"
+                     f" min_requests after {fmt(f.to_min_requests)}, a 2x breach caught "
+                     f"after ~{fmt(f.to_detect_2x)}, 5x after ~{fmt(f.to_detect_5x)}; "
+                     f"deadline {fmt(f.deadline)}")
+        if not f.meets_deadline:
+            lines.append(f"  WARNING: step {f.step + 1} cannot reach min_requests before its "
+                         f"deadline at this traffic: it would be reverted at the deadline "
+                         f"(raise step_deadline or the weight, or lower min_requests)")
+    return lines

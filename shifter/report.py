@@ -112,9 +112,11 @@ class TextReporter:
                    f"{f['live']} -> {f['new']} in steps {steps} "
                    f"(bake {format_duration(f['bake'])}, every "
                    f"{format_duration(f['interval'])})", "bold")
-        if "looks" in f:
-            self._line(f"  false-revert budget {f['alpha']:g} over {f['looks']} planned "
-                       f"evaluations: each tests at {f['alpha_per_look']:.2g}", "dim")
+        if "alpha" in f:
+            self._line(f"  false-revert budget {f['alpha']:g} for the whole rollout, split "
+                       "among the checks (anytime-valid: any number of looks)", "dim")
+        for line in f.get("timeline", []):
+            self._line(line, "yellow" if "WARNING" in line else "dim")
         for c in f.get("changes", []):
             self._line(f"  would {c['verb']} {c['object']}: {c['summary']}")
             self._line(f"    {c['patch_type'] or 'application/json'}: "

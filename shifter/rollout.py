@@ -111,9 +111,9 @@ class Prepared:
                            router=self.cfg.router_kind, live=self.target.service(new.other),
                            new=self.target.service(new), steps=list(self.plan.weights),
                            bake=self.plan.steps[0].bake, interval=self.plan.interval,
-                           deadline=self.plan.steps[0].deadline, looks=self.plan.looks,
+                           deadline=self.plan.steps[0].deadline,
                            alpha=self.cfg.analysis.alpha,
-                           alpha_per_look=self.plan.per_look(self.cfg.analysis.alpha),
+                           timeline=self.analyzer.timeline(self.plan) if self.analyzer else [],
                            changes=changes or [])
 
 
@@ -226,6 +226,7 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
     engine.analyzer = p._analyzer()
     if r.resume:
         engine.history = list(r.recorded.get("history") or [])
+        engine.analyzer.restore(r.recorded.get("analysis"))  # one test over both runs
     try:
         p.plan_event(new)
         if r.resume:
@@ -239,7 +240,8 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
             notifier.close()
     summary = {**asdict(outcome), "phase": outcome.phase.value}
     p.reporter.emit("summary", outcome=outcome.phase.value, exit_code=outcome.exit_code,
-                    reason=outcome.reason, revert_seconds=outcome.revert_seconds,
+                    reason=outcome.reason, cause=engine.last_cause,
+                    revert_seconds=outcome.revert_seconds,
                     history=engine.history, new=p.target.service(new),
                     live=p.target.service(new.other))
     log.info("rollout finished", **{k: v for k, v in summary.items() if k != "phase"},

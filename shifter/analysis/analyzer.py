@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shifter.errors import InvalidInput
+from shifter.plan import Plan, timeline, timeline_lines
 
 from . import decide
 from .checks import CheckKind, CheckSpec, RenderContext
@@ -238,6 +239,27 @@ class Analyzer:
             self.evidence[check.name].baseline = s
             results.append(self.judge(check, promql, samples))
         return results
+
+    def live_rps(self) -> float | None:
+        """The live colour's request rate over the baseline window (after ``preflight``)."""
+        for c in self.checks:
+            b = self.evidence[c.name].baseline
+            if c.kind is CheckKind.ERROR_RATE and b is not None:
+                total = b.counts.get(self.ctx.live_service, {}).get("total")
+                if total is not None and math.isfinite(total):
+                    return total / self.baseline_window
+        return None
+
+    def timeline(self, plan: Plan) -> list[str]:
+        """The traffic-aware plan (:func:`shifter.plan.timeline`) as lines, from the first
+        error-rate check; empty before ``preflight`` or without one."""
+        rps = self.live_rps()
+        check = next((c for c in self.checks if c.kind is CheckKind.ERROR_RATE), None)
+        if rps is None or check is None:
+            return []
+        a_abs, _ = self.alphas(check)
+        return timeline_lines(timeline(plan, rps, min_requests=check.min_requests,
+                                       limit=check.max, alpha=a_abs), rps)
 
     def state(self) -> dict[str, object]:
         """The carried evidence, JSON-safe, for the Lease record (see :meth:`restore`)."""

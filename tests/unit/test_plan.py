@@ -63,10 +63,16 @@ def test_bad_timing(kwargs, field):
     assert err.value.field == field
 
 
-def test_looks_and_the_false_revert_budget_per_look():
+def test_timeline_predicts_each_step_at_the_measured_traffic():
+    from shifter.plan import timeline, timeline_lines
+
     plan = make_plan((10, 50, 100), bake=60, interval=10)
-    assert plan.looks == 3 * 6  # one look per interval through each step's 60 s bake
-    assert plan.per_look(0.01) * plan.looks == pytest.approx(0.01)
-    single = make_plan((100,), bake=5, interval=2, deadline=7)
-    assert single.looks == 3
-    assert make_plan((100,), bake=0, interval=2).looks == 1
+    f = timeline(plan, 50.0, min_requests=50, limit=0.01, alpha=0.0025)
+    assert [x.new_rps for x in f] == [5.0, 25.0, 50.0]
+    assert f[0].to_min_requests == 10.0  # 50 requests at 5 rps, one tick
+    assert f[0].to_detect_5x < f[0].to_detect_2x  # bigger breaches are caught sooner
+    assert all(x.meets_deadline for x in f)
+    slow = timeline(plan, 0.2, min_requests=50, limit=0.01, alpha=0.0025)
+    assert not slow[0].meets_deadline and slow[2].meets_deadline is False
+    lines = timeline_lines(slow, 0.2)
+    assert any(line.startswith("  WARNING: step 1 cannot reach min_requests") for line in lines)
