@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from . import sequential as seq
 from .verdict import Cause, Value, Verdict
 
-PASS_ALPHA = 0.2  # a release above its pass limit passes one step with at most this chance
+PASS_ALPHA = 0.5  # a release above its pass limit passes one step with at most this chance
 
 Segment = seq.Segment
 

@@ -44,7 +44,7 @@ def test_too_few_requests_without_errors_is_inconclusive() -> None:
 def test_enough_healthy_requests_pass_on_an_upper_bound() -> None:
     d = judge((300.0, 0.0))
     assert d.verdict is Verdict.PASS and d.cause is Cause.WITHIN_LIMITS
-    assert d.reason.startswith("new colour error rate 0.0% (0/300 errors): upper bound 1.1% <=")
+    assert d.reason.startswith("new colour error rate 0.0% (0/300 errors): upper bound 0.8% <=")
     assert "pass limit 2.5% = (1 + 1.5) x max(1.0% limit, live colour 0.2% (2/1000))" in d.reason
     # 2 errors in 100 are not yet evidence of a rate under 2.5%: the bound is 5.2%
     assert judge((100.0, 2.0)).cause is Cause.NOT_SIGNIFICANT_YET
