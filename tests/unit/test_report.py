@@ -113,3 +113,30 @@ def test_yaml_output_is_one_document_per_event():
     docs = list(yaml.safe_load_all(out.getvalue()))
     assert [d["event"] for d in docs] == ["step", "summary"]
     assert docs[0]["step"] == 1 and docs[0]["schema"] == 1
+
+
+def _schema_errors(event: dict) -> list[str]:
+    import jsonschema
+
+    from shifter.schemas import events_schema
+
+    return [e.message for e in jsonschema.Draft202012Validator(events_schema()).iter_errors(event)]
+
+
+def test_the_shipped_schema_accepts_what_the_reporter_writes_and_rejects_drift():
+    out = io.StringIO()
+    rec = make_reporter("json", out, release="shop", namespace="demo", services=SERVICES,
+                        github=False)
+    rec.emit("step", step=0, steps=3, weight=10, bake=2.0, new="green", live="blue")
+    rec.emit("verdict", **RAW_VERDICT)
+    rec.emit("summary", outcome="rolled_back", exit_code=3, reason="x", new="shop-green",
+             live="shop-blue", history=[{"step": 0, "weight": 10, "verdict": "fail"}],
+             revert_seconds=0.01)
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [_schema_errors(e) for e in events] == [[], [], []]
+    step = events[0]
+    assert _schema_errors({**step, "step": 0})  # steps count from 1
+    assert _schema_errors({**step, "new": "shop-green"})  # a Service where a colour goes
+    assert _schema_errors({**step, "schema": 2})
+    assert _schema_errors({**step, "extra": 1})  # every field is documented
+    assert _schema_errors({**step, "event": "stepped"})
