@@ -67,12 +67,14 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return out
 
 
-def router_schema() -> dict[str, Any]:
+def router_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """``router``: a name or one router's fields; nested models go into ``defs``."""
     from shifter.routers.registry import CONFIGS
 
     variants: list[dict[str, Any]] = [{"type": "string", "enum": sorted(CONFIGS)}]
     for kind, model in sorted(CONFIGS.items()):
         s = model.model_json_schema()
+        defs.update(s.pop("$defs", {}))
         s.pop("title", None)
         s.setdefault("properties", {})
         s["properties"] = {"kind": {"const": kind}, **s["properties"]}
@@ -91,13 +93,31 @@ def config_schema() -> dict[str, Any]:
     defs = schema.get("$defs", {})
     _patch_durations(Config, schema, defs, set())
     props = schema["properties"]
-    props["router"] = router_schema()
+    props["router"] = router_schema(schema.setdefault("$defs", {}))
+    for prop in props.values():  # model-object defaults repeat the defs' own (in seconds)
+        if "$ref" in prop:
+            prop.pop("default", None)
     props["steps"] = {
         "description": "percent of traffic on the new colour per step; the last is 100",
         "default": list(props["steps"].get("default", [10, 50, 100])),
         "anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1,
                                               "maximum": 100}, "minItems": 1},
                   {"type": "string", "pattern": r"^\s*\d+(\s*,\s*\d+)*\s*$"}]}
+    _rules_of_validators(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "shifter shift.yaml"
     return schema
+
+
+def _rules_of_validators(schema: dict[str, Any]) -> None:
+    """What the model checks in validators, as JSON Schema keywords (same rules: the
+    release's DNS label, the preset names, the Prometheus URL, steps ending at 100)."""
+    from shifter.analysis.presets import PRESETS
+
+    props = schema["properties"]
+    props["release"].update(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength=50)
+    analysis = schema["$defs"]["Analysis"]["properties"]
+    analysis["preset"]["enum"] = sorted(PRESETS)
+    analysis["prometheus"]["pattern"] = r"^https?://[^/\s]+"
+    steps = props["steps"]["anyOf"][0]
+    steps.update(uniqueItems=True, contains={"const": 100})
