@@ -110,11 +110,13 @@ def router_errors(kind: str, section: Mapping[str, Any]) -> list[str]:
 def offline_errors(cfg: Any) -> list[str]:
     """Build every part as ``run`` does, collecting each part's error."""
     from shifter import wiring
+    from shifter.analysis import promauth
     from shifter.notify import Webhook
     from shifter.plan import make_plan
     from shifter.routers.registry import ROUTERS
 
     errors = router_errors(cfg.router_kind, cfg.router)
+    _collect(errors, lambda: promauth.check(cfg.analysis.prometheus_auth))
     _collect(errors, lambda: wiring.make_checks(cfg))
     router_cls = ROUTERS.get(cfg.router_kind)
     if router_cls is not None:

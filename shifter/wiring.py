@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shifter.analysis import promauth
 from shifter.analysis.analyzer import Analyzer
 from shifter.analysis.checks import CheckKind, CheckSpec, RenderContext
 from shifter.analysis.presets import build_checks
@@ -66,7 +67,8 @@ def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
                   source: PrometheusSource | None = None,
                   placeholders: Mapping[str, str] | None = None) -> Analyzer:
     """The analysis of this rollout; each evaluation gets its share of ``analysis.alpha``."""
-    src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout)
+    src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout,
+                                     session=promauth.session(cfg.analysis.prometheus_auth))
     router = cfg.router
     name = str(router.get("ingress") or router.get("route") or router.get("virtual_service")
                or router.get("service") or cfg.release)

@@ -116,7 +116,10 @@ def run(
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
             min_requests=min_requests, on_interrupt=on_interrupt))
+        from shifter.analysis import promauth
+
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])
+        add_secrets(promauth.secrets(cfg.analysis.prometheus_auth))
         client = connect(kubeconfig, context)
         token = str(client.api.configuration.api_key.get("BearerToken") or "")
         add_secrets([token, token.removeprefix("Bearer ")])

@@ -218,6 +218,10 @@ def test_validate_lists_every_error_with_did_you_mean(tmp_path, monkeypatch):
     ("notify: [{url: 'https://h.example/x', events: [stepp]}]\n", "unknown event 'stepp'"),
     ("smoke: [{url: 'http://{servic}/healthz'}]\n", "unknown placeholder {servic}"),
     ("bake: 60s\nstep_deadline: 10s\n", "deadline: expected at least the bake time"),
+    ("analysis: {prometheus_auth: {bearer_token_env: MISSING_HOOK}}\n",
+     "analysis.prometheus_auth.bearer_token_env: environment variable MISSING_HOOK is not set"),
+    ("analysis: {prometheus_auth: {bearer_token_file: /nonexistent/token}}\n",
+     "analysis.prometheus_auth.bearer_token_file: cannot read /nonexistent/token"),
     ("analysis: {checks: [{name: x, query: 'up{{{nope}}}', max: 1}]}\n", "nope"),
 ])
 def test_validate_rejects_what_run_would_reject(body, expected, tmp_path, monkeypatch):
