@@ -53,7 +53,7 @@ IntervalOpt = Annotated[str | None, typer.Option("--interval", help="How often t
                                                  "checked during a step, e.g. 10s.")]
 DeadlineOpt = Annotated[str | None, typer.Option(
     "--step-deadline", help="Revert when a step is still inconclusive this long after its "
-                            "weight moved (default: 3x bake).")]
+                            "weight moved (default: 3x bake, at least bake + 3 intervals).")]
 PromOpt = Annotated[str | None, typer.Option(
     "--prometheus", envvar="SHIFTER_PROMETHEUS_URL", show_envvar=True, metavar="URL",
     help="Prometheus base URL; wins over the environment, which wins over the file.")]

@@ -48,7 +48,13 @@ def validate(
 
         cfg = load_checked(file, {"release": release, "analysis.prometheus": prometheus})
         if offline:
-            print(f"{file}: valid (offline: the cluster and Prometheus were not contacted)")
+            reason = f"{file}: valid (offline: the cluster and Prometheus were not contacted)"
+            if output == Output.TEXT:
+                print(reason)
+            else:
+                offline_reporter = make_reporter(output, release=cfg.release, github=False)
+                offline_reporter.emit("summary", outcome="valid", exit_code=0, reason=reason)
+                offline_reporter.close()
             return
         client = connect(kubeconfig, context)
         ns = resolve_namespace(namespace, cfg.namespace, client)

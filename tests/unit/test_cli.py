@@ -276,3 +276,20 @@ def test_console_logs_are_not_json(capsys):
     structlog.get_logger("t").info("hello", weight=10)
     err = capsys.readouterr().err
     assert "hello" in err and "weight=10" in err and not err.lstrip().startswith("{")
+
+
+def test_validate_offline_json_ends_with_a_summary_event(tmp_path):
+    cfg = tmp_path / "shift.yaml"
+    cfg.write_text("release: shop\n")
+    result = invoke("validate", "-f", str(cfg), "--offline", "-o", "json")
+    assert result.exit_code == 0, result.output
+    event = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (event["event"], event["outcome"], event["schema"]) == ("summary", "valid", 1)
+
+
+def test_step_deadline_help_states_the_real_default():
+    from shifter.plan import make_plan
+
+    plan = make_plan([10, 100], bake=2.0, interval=10.0)
+    assert plan.steps[0].deadline == 2.0 + 3 * 10.0  # not 3x bake: at least bake + 3 intervals
+    assert "at least bake + 3 intervals" in " ".join(_help("run").split())
