@@ -55,7 +55,8 @@ def describe(release: str, namespace: str, obj: dict[str, Any] | None) -> dict[s
 
 
 def live_split(client: Any, namespace: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    """How the router splits traffic right now (from the cluster, not the record)."""
+    """How the router splits traffic right now (from the cluster, not the record): each
+    colour's percent (``_live``: the colour the router treats as live)."""
     from shifter import wiring
     from shifter.config import build_config
     from shifter.errors import ShifterError
@@ -70,7 +71,16 @@ def live_split(client: Any, namespace: str, state: dict[str, Any]) -> dict[str, 
         split = wiring.make_router(cfg, client, wiring.make_target(cfg, namespace)).read()
     except ShifterError as exc:
         return {"error": str(exc)}
-    return {c.value: share(split, c) for c in Colour}
+    return {**{c.value: share(split, c) for c in Colour}, "_live": split.live.value}
+
+
+def add_router_now(s: dict[str, Any], split: dict[str, Any] | None) -> None:
+    """``router_now`` (percent per colour) and ``live_now``/``idle_now``: the colours as the
+    router has them now (the record's ``live``/``new`` are those of the last rollout)."""
+    live = (split or {}).pop("_live", None)
+    s["router_now"] = split
+    s["live_now"] = live
+    s["idle_now"] = ({"blue": "green", "green": "blue"}.get(live) if live else None)
 
 
 def render_text(s: dict[str, Any]) -> str:
@@ -85,8 +95,9 @@ def render_text(s: dict[str, Any]) -> str:
         lines.append(f"router:   cannot read: {router['error']}")
     elif router:
         lines.append("router:   " + ", ".join(
-            f"{'?' if pct is None else pct}% {colour}" for colour, pct in router.items())
-            + " (now)")
+            f"{'?' if pct is None else pct}% {colour}"
+            for colour, pct in router.items())
+            + f" (now; live {s['live_now']}, idle {s['idle_now']})")
     lines.append(f"holder:   {s['holder'] or '-'}")
     if s["pending_request"]:
         lines.append(f"request:  {s['pending_request']} (not yet acted on)")
@@ -201,8 +212,8 @@ def status(
         if record is None:
             raise not_found(release, ns)
         s = describe(release, ns, record)
-        s["router_now"] = live_split(client, ns, {**(state_of(record) or {}),
-                                                  "release": release})
+        add_router_now(s, live_split(client, ns, {**(state_of(record) or {}),
+                                                  "release": release}))
         print_status(s, output)
         phase = final_phase(state_of(record))
     if wait:

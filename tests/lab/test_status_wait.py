@@ -26,4 +26,8 @@ def test_status_wait_returns_the_exit_code_of_a_rollout_that_rolls_back(lab, tmp
         run.kill()
     assert result.code == 3, result.stderr
     assert waited.code == 3, waited.stdout + waited.stderr
-    assert waited.events[-1]["phase"] == "rolled_back"
+    status = waited.events[-1]
+    assert status["phase"] == "rolled_back"
+    # the colours as the router has them now: all traffic back on the old colour
+    assert (status["live_now"], status["idle_now"]) == (step["live"], step["new"])
+    assert status["router_now"] == {step["live"]: 100, step["new"]: 0}
