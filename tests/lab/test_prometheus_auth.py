@@ -72,3 +72,34 @@ def test_a_rollout_runs_through_a_prometheus_demanding_tls_and_basic_auth(
     assert verdicts and any(c["values"] for v in verdicts for c in v["checks"])
     assert secured.web.password not in result.stdout + result.stderr
     assert os.environ["PROM_PASS"] not in yaml.safe_dump(result.events)
+
+
+@pytest.mark.parametrize("lab", ["nginx"], indirect=True)
+def test_a_rollout_through_a_bearer_token_gate_picks_up_a_rotated_token(lab, tmp_path):
+    from lab.authproxy import BearerProxy
+    from tests.lab.cli import Running
+
+    assert lab.prometheus is not None
+    token = tmp_path / "token"
+    token.write_text("token-one\n")
+    with BearerProxy(lab.prometheus.url, "token-one") as proxy:
+        path = write_config(tmp_path, config(lab, lab.router, bake="3s", analysis={
+            "prometheus": proxy.url,
+            "prometheus_auth": {"bearer_token_file": str(token)}}))
+        run = Running(lab, "run", "shop", "-f", str(path), log_dir=tmp_path)
+        try:
+            run.wait_for_event(lambda e: e.get("event") == "step")
+            proxy.tokens.add("token-two")  # the issuer rotates: old and new overlap,
+            token.write_text("token-two\n")  # the file is replaced,
+            seen = proxy.accepted
+            wait_until(lambda: proxy.accepted > seen, timeout=10, what="a query")
+            proxy.tokens.discard("token-one")  # and the old token stops working
+            result = run.wait(timeout=90)
+        finally:
+            run.kill()
+    assert result.code == 0, result.stderr
+    assert result.summary["outcome"] == "promoted"
+    assert proxy.tokens_seen == {"token-one", "token-two"}
+    assert proxy.accepted > 0
+    assert "token-one" not in result.stdout + result.stderr
+    assert "token-two" not in result.stdout + result.stderr
