@@ -71,7 +71,7 @@ def _root(*,
           context: ContextOpt = None, log_level: LogLevelOpt = None,
           log_format: LogFormatOpt = None) -> None:
     """shifter's commands. Kubernetes and log options work before or after the command
-    (``kubectl shift -n demo status shop``); after it, they win."""
+    (kubectl shift -n demo status shop); after it, they win."""
     ROOT.clear()
     ROOT.update(namespace=namespace, kubeconfig=kubeconfig, context=context,
                 log_level=log_level, log_format=log_format)
@@ -87,9 +87,9 @@ class Shell(StrEnum):
 def completion(ctx: typer.Context,
                shell: Annotated[Shell, typer.Argument(help="The shell.",
                                                       show_default=False)]) -> None:
-    """Print the shell completion script, e.g. ``source <(shifter completion bash)``.
+    """Print the shell completion script, e.g. source <(shifter completion bash).
 
-    ``shifter --install-completion`` installs it for the current shell instead."""
+    shifter --install-completion installs it for the current shell instead."""
     from typer._completion_shared import get_completion_script
 
     prog = ctx.find_root().info_name or "shifter"

@@ -293,3 +293,9 @@ def test_step_deadline_help_states_the_real_default():
     plan = make_plan([10, 100], bake=2.0, interval=10.0)
     assert plan.steps[0].deadline == 2.0 + 3 * 10.0  # not 3x bake: at least bake + 3 intervals
     assert "at least bake + 3 intervals" in " ".join(_help("run").split())
+
+
+@pytest.mark.parametrize("args", [[], *[[c] for c in KUBE_COMMANDS], ["completion"],
+                                  ["config-schema"]])
+def test_help_has_no_source_markup(args):
+    assert "``" not in _help(*args)
