@@ -117,7 +117,10 @@ TimeoutOpt = Annotated[float | None, typer.Option(
     help="With --wait: give up after this long (e.g. 10m, 1m30s) and exit 5 "
          "(default: wait as long as it takes).")]
 
-STALLED_AFTER = 2  # lease durations with no holder and no final phase: the run is gone
+# Lease durations with no holder and no final phase after which the run is taken to be
+# gone (10 x 15 s: longer than a Job's first back-offs, 10 s + 20 s + 40 s, before a
+# replacement pod resumes the rollout).
+STALLED_AFTER = 10
 
 
 def not_found(release: str, ns: str) -> ShifterError:
@@ -165,7 +168,8 @@ def wait_until_final(client: Any, release: str, ns: str, timeout: float | None, 
             unheld_since = now if unheld_since is None else unheld_since
             if now - unheld_since > STALLED_AFTER * lease_seconds():
                 raise Unavailable(f"the rollout of {release} is not finished (phase "
-                                  f"{state.get('phase', '?')}) and no run holds it: resume "
+                                  f"{state.get('phase', '?')}) and no run has held it for "
+                                  f"{format_duration(now - unheld_since)}: resume "
                                   f"it with 'shifter run' or put traffic back with "
                                   f"'shifter abort'")
         else:

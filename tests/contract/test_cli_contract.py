@@ -227,3 +227,15 @@ def test_an_unreachable_server_is_one_line_exit_5(apiserver, tmp_path):
     assert result.exit_code == 5, result.output
     assert len(errors(result)) == 1
     assert f"cannot reach the Kubernetes API at https://127.0.0.1:{port}" in errors(result)[0]
+
+
+def test_status_wait_on_a_rollout_nobody_runs_any_more_exits_5(apiserver, kubeconfig,
+                                                                monkeypatch):
+    from shifter.cli import status
+
+    monkeypatch.setattr(status, "STALLED_AFTER", 1)
+    lease(apiserver, "shop", {**STATE, "phase": "shifting"})  # no holder
+    result = shifter("status", "shop", "--wait", "--kubeconfig", str(kubeconfig),
+                     env={"SHIFTER_LEASE_SECONDS": "2"})  # stalled after 1 x 2 s
+    assert result.exit_code == 5, result.output
+    assert "no run has held it for" in result.output and "shifter run" in result.output
