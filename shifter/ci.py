@@ -7,7 +7,9 @@
   annotation, and each step of a text-mode run is a ``::group::`` in the log.
 
 Workflow commands go to stdout with ``--output text``; with ``json``/``yaml`` stdout stays
-machine-readable and they go to stderr, which the runner reads for commands too.
+machine-readable and they go to stderr, which the runner parses for commands too (both
+streams go through an ``OutputManager`` with the ``ActionCommandManager`` in
+actions/runner ``src/Runner.Worker/Handlers/ScriptHandler.cs``).
 """
 
 from __future__ import annotations
