@@ -38,6 +38,36 @@ class _Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return _flags_without_metavar(super().get_params(ctx))
 
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **kwargs: Any) -> Any:
+        """Usage errors (a wrong choice, a bad duration, an unknown flag) are one
+        ``error:`` line with exit 2, like every other error of shifter."""
+        # Typer 0.29 vendors Click as typer._click and exports no ClickException alias.
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        kwargs.update(args=args, prog_name=prog_name, complete_var=complete_var,
+                      standalone_mode=False)
+        if not standalone_mode:
+            return super().main(**kwargs)
+        try:
+            rv = super().main(**kwargs)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+            print(f"error: {message}{hint}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print("aborted", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:

@@ -299,3 +299,16 @@ def test_step_deadline_help_states_the_real_default():
                                   ["config-schema"]])
 def test_help_has_no_source_markup(args):
     assert "``" not in _help(*args)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["run", "shop", "--router", "traefik"],
+     "error: Invalid value for '--router': 'traefik' is not one of 'gateway', 'istio', "
+     "'nginx', 'service'. (see 'shifter run --help')"),
+    (["status"], "error: Missing argument 'RELEASE'. (see 'shifter status --help')"),
+    (["nosuch"], "error: No such command 'nosuch'. (see 'shifter --help')"),
+])
+def test_usage_errors_are_one_error_line_like_every_other_error(args, expected):
+    result = runner.invoke(app, args, prog_name="shifter")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == expected
