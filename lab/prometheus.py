@@ -5,14 +5,20 @@ exporter (job ``haproxy``) every second and evaluates every second. Prometheus 2
 its first scrape about 5.7 s after start (a fixed service-discovery delay), so the lab
 starts it first. `stop()` and `start()` can be called again (same port, same TSDB), so a
 test can take Prometheus away in the middle of a rollout.
+
+`web` secures it with Prometheus's own `--web.config.file` (2.42 supports TLS and
+`basic_auth_users` with bcrypt hashes; it has no bearer-token auth): see `WebSecurity`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,21 +54,55 @@ def render_config(
     }
 
 
+@dataclass(frozen=True)
+class WebSecurity:
+    """TLS (server certificate and key files, PEM) and one basic-auth user."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+    username: str
+    password: str
+
+    def web_config(self) -> dict[str, Any]:
+        import bcrypt
+
+        hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        return {"tls_server_config": {"cert_file": str(self.cert_file),
+                                      "key_file": str(self.key_file)},
+                "basic_auth_users": {self.username: hashed}}
+
+    def headers(self) -> dict[str, str]:
+        pair = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+
+
 class Prometheus:
     """A Prometheus child process listening on 127.0.0.1:`port`."""
 
-    def __init__(self, dir: Path, *, port: int, config: dict[str, Any]) -> None:  # noqa: A002
+    def __init__(self, dir: Path, *, port: int, config: dict[str, Any],  # noqa: A002
+                 web: WebSecurity | None = None) -> None:
         self.dir = dir
         self.port = port
         self.config_path = dir / "prometheus.yml"
         self.data_dir = dir / "prometheus-data"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.web = web
+        self.web_config_path = dir / "web.yml"
+        if web is not None:
+            self.web_config_path.write_text(yaml.safe_dump(web.web_config()))
         self.child: Child | None = None
         self._old_pids: list[int] = []
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.web else 'http'}://127.0.0.1:{self.port}"
+
+    def _open(self, url: str, timeout: float) -> Any:
+        request = urllib.request.Request(url, headers=self.web.headers() if self.web else {})
+        context = (ssl.create_default_context(cafile=str(self.web.ca_file))
+                   if self.web else None)
+        return urllib.request.urlopen(request, timeout=timeout, context=context)
 
     def start(self) -> None:
         """Start the process (returns at once; see `wait_ready`)."""
@@ -79,6 +119,7 @@ class Prometheus:
                 "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=1d",
                 "--log.level=warn",
+                *([f"--web.config.file={self.web_config_path}"] if self.web else []),
             ],
             log=self.dir / "prometheus.log",
         )
@@ -89,7 +130,7 @@ class Prometheus:
         if child is None:
             raise RuntimeError("prometheus is not started")
         wait_until(
-            lambda: _get(f"{self.url}/-/ready", 0.5) == 200,
+            lambda: self._status(f"{self.url}/-/ready", 0.5) == 200,
             timeout=timeout, what="Prometheus /-/ready", check=child.check_alive,
         )
 
@@ -105,7 +146,7 @@ class Prometheus:
     def query(self, promql: str, timeout: float = 2.0) -> list[dict[str, Any]]:
         """An instant query's result vector (raises on an error answer)."""
         url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with self._open(url, timeout) as resp:
             body = json.load(resp)
         if body.get("status") != "success":
             raise RuntimeError(f"query failed: {body.get('error')}")
@@ -118,11 +159,10 @@ class Prometheus:
             s["metric"].get(label, ""): float(s["value"][1]) for s in self.query(promql)
         }
 
+    def _status(self, url: str, timeout: float) -> int:
+        with self._open(url, timeout) as resp:
+            return int(resp.status)
+
     @property
     def pids(self) -> list[int]:
         return self._old_pids + ([self.child.pid] if self.child else [])
-
-
-def _get(url: str, timeout: float) -> int:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return int(resp.status)

@@ -55,10 +55,39 @@ class CustomCheck(_Model):
     quantile: float = Field(0.99, gt=0, lt=1)
 
 
+class PrometheusAuth(_Model):
+    """How to reach a secured or managed Prometheus (``shifter.analysis.promauth``).
+    Secrets are never in the file: tokens come from a file or the environment and are
+    re-read on every query, so a rotated token is picked up."""
+
+    bearer_token_file: str | None = None
+    bearer_token_env: str | None = None
+    basic_auth_username_env: str | None = None
+    basic_auth_password_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PrometheusAuth:
+        bearer = bool(self.bearer_token_file) + bool(self.bearer_token_env)
+        basic = bool(self.basic_auth_username_env) or bool(self.basic_auth_password_env)
+        if bearer > 1 or (bearer and basic):
+            raise ValueError("expected one of bearer_token_file, bearer_token_env or "
+                             "basic_auth_*_env")
+        if basic and not (self.basic_auth_username_env and self.basic_auth_password_env):
+            raise ValueError("expected both basic_auth_username_env and "
+                             "basic_auth_password_env")
+        if self.ca_file and self.insecure_skip_verify:
+            raise ValueError("expected ca_file or insecure_skip_verify, not both")
+        return self
+
+
 class Analysis(_Model):
     """Where the metrics are and what the new colour must meet."""
 
     prometheus: str = "http://127.0.0.1:9090"
+    prometheus_auth: PrometheusAuth = PrometheusAuth()
     preset: str = "app"
     max_error_rate: float | None = Field(0.01, ge=0, le=1)
     max_error_rate_over_baseline: float | None = Field(0.01, ge=0, le=1)

@@ -3,7 +3,15 @@
 ``text`` is for people: one plain line per event (with a coloured, live-updating view when
 stdout is a terminal); ``json`` is one JSON object per line, ending with a ``summary``
 event, for CI. Logs are separate (structlog on stderr). With ``GITHUB_STEP_SUMMARY`` set,
-a Markdown summary is appended there at the end.
+a Markdown summary is appended there at the end; ``shifter.ci`` adds GitHub Actions
+outputs, annotations and log groups.
+
+Every event goes through ``normalize`` first: the one place that gives events their
+documented shape (``docs/events.md``, JSON Schema ``shifter/schemas/events.schema.json``):
+``schema`` version, ``release``/``namespace`` on each event, steps numbered from 1 as
+``status`` numbers them, and colours (``new``, ``live``: ``blue``/``green``) kept apart
+from Service names (``new_service``, ``live_service``). The engine counts steps from 0;
+that is converted here and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,6 +24,48 @@ from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
 
 from shifter.durations import format_duration
+
+SCHEMA = 1  # the event schema's version; bumped on an incompatible change
+ZERO_BASED_STEP = frozenset({"step", "verdict"})  # events whose ``step`` comes 0-based
+COLOURS = ("blue", "green")
+
+
+def _colour_fields(out: dict[str, Any], services: Mapping[str, str]) -> None:
+    """``new``/``live`` as colours, ``new_service``/``live_service`` as Service names,
+    whichever of the two the emitter gave."""
+    by_service = {v: k for k, v in services.items()}
+    for key in ("new", "live"):
+        value = out.get(key)
+        if not isinstance(value, str):
+            continue
+        if value in COLOURS:
+            if services.get(value):
+                out.setdefault(f"{key}_service", services[value])
+            continue
+        out[f"{key}_service"] = value
+        colour = by_service.get(value) or next(
+            (c for c in COLOURS if value.endswith(f"-{c}")), None)
+        out[key] = colour
+
+
+def normalize(event: str, fields: Mapping[str, Any], *, release: str | None = None,
+              namespace: str | None = None, services: Mapping[str, str] | None = None,
+              now: float | None = None) -> dict[str, Any]:
+    """The event as documented (pure): see the module docstring."""
+    out: dict[str, Any] = {"schema": SCHEMA, "event": event,
+                           "time": round(time.time() if now is None else now, 3)}
+    if release is not None:
+        out["release"] = release
+    if namespace is not None:
+        out["namespace"] = namespace
+    out.update(fields)
+    if event in ZERO_BASED_STEP and isinstance(out.get("step"), int):
+        out["step"] += 1
+    if event == "summary" and isinstance(out.get("history"), list):
+        out["history"] = [{**h, "step": h["step"] + 1} if isinstance(h.get("step"), int)
+                          else h for h in out["history"]]
+    _colour_fields(out, services or {})
+    return out
 
 
 class Reporter(Protocol):
@@ -109,7 +159,8 @@ class TextReporter:
     def _on_plan(self, f: Mapping[str, Any]) -> None:
         steps = " -> ".join(f"{w}%" for w in f["steps"])
         self._line(f"rollout {f['namespace']}/{f['release']} via {f['router']}: "
-                   f"{f['live']} -> {f['new']} in steps {steps} "
+                   f"{f.get('live_service') or f['live']} -> "
+                   f"{f.get('new_service') or f['new']} in steps {steps} "
                    f"(bake {format_duration(f['bake'])}, every "
                    f"{format_duration(f['interval'])})", "bold")
         if "alpha" in f:
@@ -126,7 +177,7 @@ class TextReporter:
         self._line(f"pre-flight: {f['message']}")
 
     def _on_step(self, f: Mapping[str, Any]) -> None:
-        text = f"step {f['step'] + 1}/{f['steps']}: {f['weight']}% of traffic on {f['new']}"
+        text = f"step {f['step']}/{f['steps']}: {f['weight']}% of traffic on {f['new']}"
         self._line(text, "bold")
         self.progress.text, self.progress.since = text, time.monotonic()
         self.progress.bake = f.get("bake")
@@ -134,7 +185,7 @@ class TextReporter:
 
     def _on_verdict(self, f: Mapping[str, Any]) -> None:
         style = {"pass": "green", "fail": "red"}.get(f["verdict"], "yellow")
-        self._line(f"step {f['step'] + 1} at {f['weight']}% after "
+        self._line(f"step {f['step']} at {f['weight']}% after "
                    f"{format_duration(f['elapsed'])}: {f['verdict']}", style)
         self.progress.verdict = f["verdict"]
         for check in f.get("checks", []):
@@ -182,7 +233,8 @@ class JsonReporter:
         self.stream = stream or sys.stdout
 
     def emit(self, event: str, **fields: Any) -> None:
-        record = {"event": event, "time": round(time.time(), 3), **fields}
+        record = {"event": event, **fields}
+        record.setdefault("time", round(time.time(), 3))
         self.stream.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
         self.stream.flush()
 
@@ -190,18 +242,46 @@ class JsonReporter:
         self.stream.flush()
 
 
-class Recorder:
-    """Keeps every event for the Markdown summary while passing them on."""
+class YamlReporter(JsonReporter):
+    """One YAML document per event, ``---`` before each."""
 
-    def __init__(self, inner: Reporter) -> None:
+    def emit(self, event: str, **fields: Any) -> None:
+        import yaml
+
+        record = json.loads(json.dumps({"event": event, **fields}, default=str))
+        record.setdefault("time", round(time.time(), 3))
+        self.stream.write("---\n" + yaml.safe_dump(record, sort_keys=False))
+        self.stream.flush()
+
+
+class Recorder:
+    """The reporter every command gets: normalizes each event (``normalize``), keeps it
+    for the Markdown summary, feeds GitHub Actions (``shifter.ci``) and passes it on."""
+
+    def __init__(self, inner: Reporter, *, release: str | None = None,
+                 namespace: str | None = None, services: Mapping[str, str] | None = None,
+                 github: Any = None) -> None:
         self.inner = inner
+        self.release, self.namespace = release, namespace
+        self.services = dict(services or {})
+        self.github = github
         self.events: list[tuple[str, dict[str, Any]]] = []
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.events.append((event, fields))
-        self.inner.emit(event, **fields)
+        record = normalize(event, fields, release=self.release or fields.get("release"),
+                           namespace=self.namespace or fields.get("namespace"),
+                           services=self.services)
+        body = {k: v for k, v in record.items() if k != "event"}
+        self.events.append((event, body))
+        if self.github is not None:
+            self.github.before(event, body)
+        self.inner.emit(event, **body)
+        if self.github is not None:
+            self.github.after(event, body)
 
     def close(self) -> None:
+        if self.github is not None:
+            self.github.close()
         path = os.environ.get("GITHUB_STEP_SUMMARY")
         if path:
             try:
@@ -224,10 +304,20 @@ def markdown_summary(events: list[tuple[str, dict[str, Any]]]) -> str:
         if e == "verdict":
             checks = "<br>".join(f"{c.get('check')}: {c.get('reason', '')}"
                                  for c in f.get("checks", []))
-            lines.append(f"| {f['step'] + 1} | {f['weight']}% | {f['verdict']} | {checks} |")
+            lines.append(f"| {f['step']} | {f['weight']}% | {f['verdict']} | {checks} |")
     return "\n".join(lines) + "\n\n"
 
 
-def make_reporter(output: str, stream: TextIO | None = None) -> Recorder:
-    inner: Reporter = JsonReporter(stream) if output == "json" else TextReporter(stream)
-    return Recorder(inner)
+def make_reporter(output: str, stream: TextIO | None = None, *, release: str | None = None,
+                  namespace: str | None = None, services: Mapping[str, str] | None = None,
+                  github: bool = True) -> Recorder:
+    """``output`` is text, json or yaml; ``github=False`` leaves GitHub Actions alone."""
+    from shifter.ci import GitHub
+
+    inner: Reporter = (JsonReporter(stream) if output == "json" else
+                       YamlReporter(stream) if output == "yaml" else TextReporter(stream))
+    out = stream or sys.stdout
+    gh = GitHub(out if output == "text" else sys.stderr, groups=output == "text") \
+        if github else None
+    return Recorder(inner, release=release, namespace=namespace, services=services,
+                    github=gh)

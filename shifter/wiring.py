@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shifter.analysis import promauth
 from shifter.analysis.analyzer import Analyzer
 from shifter.analysis.checks import CheckKind, CheckSpec, RenderContext
 from shifter.analysis.presets import build_checks
@@ -67,7 +68,8 @@ def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
                   placeholders: Mapping[str, str] | None = None) -> Analyzer:
     """The analysis of this rollout; ``analysis.alpha`` is the budget of the whole rollout,
     split among the checks by the analyzer (not over looks: the tests are anytime-valid)."""
-    src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout)
+    src = source or PrometheusSource(cfg.analysis.prometheus, timeout=cfg.analysis.timeout,
+                                     session=promauth.session(cfg.analysis.prometheus_auth))
     router = cfg.router
     name = str(router.get("ingress") or router.get("route") or router.get("virtual_service")
                or router.get("service") or cfg.release)

@@ -65,6 +65,7 @@ class PrometheusSource:
         timeout: float = 5.0,
         headers: Mapping[str, str] | None = None,
         verify_tls: bool = True,
+        session: Any = None,  # a requests.Session with credentials (``promauth.session``)
     ) -> None:
         from prometheus_api_client import PrometheusConnect  # ~80 ms: only when used
         from urllib3.util.retry import Retry
@@ -76,6 +77,7 @@ class PrometheusSource:
             url=self.url,
             headers=dict(headers or {}),
             disable_ssl=not verify_tls,
+            session=session,
             retry=Retry(total=0, connect=0, read=0, status=0, redirect=0, raise_on_status=False),
             timeout=timeout,
         )

@@ -8,25 +8,43 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from shifter.kube.client import KubeClient
 
-KubeconfigOpt = Annotated[str | None, typer.Option(
-    "--kubeconfig", envvar="KUBECONFIG", show_envvar=True,
-    help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config, then the pod's service account).")]
-ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")]
-NamespaceOpt = Annotated[str | None, typer.Option(
-    "--namespace", "-n", help="Namespace of the release (default: the file's, the context's, "
-                              "or the pod's).")]
-OutputOpt = Annotated[str, typer.Option(
-    "--output", "-o", help="text for people, json for one JSON event per line (CI).")]
-LogLevelOpt = Annotated[str, typer.Option(
-    "--log-level", envvar="SHIFTER_LOG_LEVEL", help="Log level on stderr: debug, info, warning, "
-                                                    "error.")]
+from shifter.cli.options import (
+    ContextOpt,
+    KubeconfigOpt,
+    LogFormat,
+    LogFormatOpt,
+    LogLevel,
+    LogLevelOpt,
+    NamespaceOpt,
+    Output,
+)
+
+__all__ = ["ROOT", "SECRETS", "ContextOpt", "KubeconfigOpt", "LogFormat", "LogFormatOpt",
+           "LogLevel", "LogLevelOpt", "NamespaceOpt", "Output", "add_secrets", "connect",
+           "emit_json", "exit_codes", "fail", "kube_options", "resolve_namespace",
+           "root_option", "setup_logging", "who"]
+
+# Options given before the subcommand (``shifter -n demo status shop``): set by the root
+# callback, which runs before every subcommand.
+ROOT: dict[str, Any] = {}
+
+
+def root_option(name: str) -> Any:
+    return ROOT.get(name)
+
+
+def kube_options(namespace: str | None, kubeconfig: str | None, context: str | None
+                 ) -> tuple[str | None, str | None, str | None]:
+    """The subcommand's own flags, else those given before it (kubectl accepts both)."""
+    return (namespace or root_option("namespace"), kubeconfig or root_option("kubeconfig"),
+            context or root_option("context"))
 
 
 # Secret values known to this process (webhook URLs, tokens): scrubbed from every log line.
@@ -37,22 +55,31 @@ def add_secrets(values: list[str]) -> None:
     SECRETS.extend(v for v in values if v and v not in SECRETS)
 
 
-def setup_logging(level: str = "info", secrets: Callable[[], list[str]] | None = None) -> None:
+def setup_logging(level: LogLevel | str | None = None, fmt: LogFormat | str | None = None,
+                  secrets: Callable[[], list[str]] | None = None, *,
+                  default: LogLevel = LogLevel.INFO) -> None:
+    """structlog to stderr. A log line's message is under ``msg`` (never ``event``, the
+    key of stdout events), so merged Job logs can be told apart."""
     import structlog
 
     from shifter.redact import redact_processor
 
-    lvl = getattr(logging, level.upper(), None)
+    level = level or root_option("log_level") or default
+    fmt = fmt or root_option("log_format") or (
+        LogFormat.CONSOLE if sys.stderr.isatty() else LogFormat.JSON)
+    lvl = getattr(logging, str(level).upper(), None)
     if not isinstance(lvl, int):
         raise typer.BadParameter(f"expected debug, info, warning or error, got {level!r}",
                                  param_hint="--log-level")
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), event_key="msg")
+                     if str(fmt) == LogFormat.CONSOLE else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.EventRenamer("msg"),
             redact_processor(secrets or (lambda: list(SECRETS))),
-            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-            if sys.stderr.isatty() else structlog.processors.JSONRenderer(),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         # sys.stderr looked up per logger, not captured once (it may be swapped, e.g. in tests)
@@ -61,29 +88,32 @@ def setup_logging(level: str = "info", secrets: Callable[[], list[str]] | None =
     )
 
 
-def check_output(output: str) -> str:
-    if output not in ("text", "json"):
-        raise typer.BadParameter(f"expected text or json, got {output!r}", param_hint="--output")
-    return output
-
-
 def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
     from shifter.kube.client import load_client
 
+    _, kubeconfig, context = kube_options(None, kubeconfig, context)
     return load_client(kubeconfig=kubeconfig, context=context)
 
 
 def resolve_namespace(flag: str | None, from_file: str | None, client: KubeClient) -> str:
-    return flag or from_file or client.default_namespace
+    """Flag (before or after the command), else the file's, else the context's/pod's."""
+    return flag or root_option("namespace") or from_file or client.default_namespace
 
 
-def fail(message: str, code: int, output: str = "text") -> typer.Exit:
-    """Print one line (and a JSON summary event in json mode); return the Exit to raise."""
+def fail(message: str, code: int, output: str = "text",
+         lines: list[str] | None = None) -> typer.Exit:
+    """Print one line per error (and a summary event in json/yaml mode); return the Exit."""
     line = " ".join(message.split())
-    print(f"error: {line}", file=sys.stderr)
-    if output == "json":
-        print(json.dumps({"event": "summary", "outcome": "error", "exit_code": code,
-                          "reason": line}))
+    for each in lines or [line]:
+        print(f"error: {' '.join(each.split())}", file=sys.stderr)
+    if lines and len(lines) > 1:
+        line = "; ".join(" ".join(each.split()) for each in lines)
+    if output in (Output.JSON, Output.YAML):
+        from shifter.report import make_reporter
+
+        reporter = make_reporter(str(output), github=False)
+        reporter.emit("summary", outcome="error", exit_code=code, reason=line)
+        reporter.close()
     return typer.Exit(code)
 
 
@@ -95,7 +125,7 @@ def exit_codes(output: str = "text") -> Iterator[None]:
     try:
         yield
     except ShifterError as exc:
-        raise fail(str(exc), exc.exit_code, output) from None
+        raise fail(str(exc), exc.exit_code, output, getattr(exc, "errors", None)) from None
 
 
 def who() -> str:

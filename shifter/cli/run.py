@@ -11,16 +11,20 @@ import typer
 from shifter.cli.common import (
     ContextOpt,
     KubeconfigOpt,
+    LogFormatOpt,
     LogLevelOpt,
     NamespaceOpt,
-    OutputOpt,
     add_secrets,
-    check_output,
     connect,
     exit_codes,
     resolve_namespace,
     setup_logging,
 )
+from shifter.cli.options import OnInterrupt, Output, OutputOpt, Preset, RouterKind
+
+
+def _value(v: Any) -> Any:
+    return v.value if isinstance(v, RouterKind | Preset | OnInterrupt) else v
 
 
 def overrides(release: str, *, router: str | None, steps: str | None, bake: str | None,
@@ -28,6 +32,7 @@ def overrides(release: str, *, router: str | None, steps: str | None, bake: str 
               preset: str | None, max_error_rate: float | None, max_latency_p99: str | None,
               min_requests: int | None, on_interrupt: str | None) -> dict[str, Any]:
     """Flags as dotted config keys (None = not given, the file's value stands)."""
+    router, preset, on_interrupt = _value(router), _value(preset), _value(on_interrupt)
     return {"release": release, "router.kind": router, "steps": steps, "bake": bake,
             "interval": interval, "step_deadline": step_deadline,
             "analysis.prometheus": prometheus, "analysis.preset": preset,
@@ -38,8 +43,8 @@ def overrides(release: str, *, router: str | None, steps: str | None, bake: str 
 
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="shift.yaml with the "
                                              "rollout's settings; flags override it.")]
-RouterOpt = Annotated[str | None, typer.Option(
-    "--router", help="Traffic router: nginx, gateway, istio or service.")]
+RouterOpt = Annotated[RouterKind | None, typer.Option(
+    "--router", case_sensitive=False, help="Traffic router (default: the file's, else nginx).")]
 StepsOpt = Annotated[str | None, typer.Option(
     "--steps", help="Percent of traffic on the new colour per step, e.g. 10,50,100.")]
 BakeOpt = Annotated[str | None, typer.Option("--bake", help="Time each step must stay healthy "
@@ -48,21 +53,26 @@ IntervalOpt = Annotated[str | None, typer.Option("--interval", help="How often t
                                                  "checked during a step, e.g. 10s.")]
 DeadlineOpt = Annotated[str | None, typer.Option(
     "--step-deadline", help="Revert when a step is still inconclusive this long after its "
-                            "weight moved (default: 3x bake).")]
+                            "weight moved (default: 3x bake, at least bake + 3 intervals).")]
 PromOpt = Annotated[str | None, typer.Option(
-    "--prometheus", envvar="SHIFTER_PROMETHEUS_URL", help="Prometheus base URL.")]
-PresetOpt = Annotated[str | None, typer.Option(
-    "--preset", help="Metric source of the built-in checks: app, nginx, envoy, haproxy, istio.")]
+    "--prometheus", envvar="SHIFTER_PROMETHEUS_URL", show_envvar=True, metavar="URL",
+    help="Prometheus base URL; wins over the environment, which wins over the file.")]
+PresetOpt = Annotated[Preset | None, typer.Option(
+    "--preset", case_sensitive=False, help="Metric source of the built-in checks "
+                                           "(default: the file's, else app).")]
 ErrOpt = Annotated[float | None, typer.Option("--max-error-rate", help="Highest error ratio "
                                               "allowed on the new colour, e.g. 0.01.")]
 LatOpt = Annotated[str | None, typer.Option("--max-latency-p99", help="Highest p99 latency "
                                             "allowed on the new colour, e.g. 500ms.")]
 MinReqOpt = Annotated[int | None, typer.Option("--min-requests", help="Requests the new "
                                                "colour needs in a window before it can pass.")]
-DryOpt = Annotated[bool, typer.Option("--dry-run", help="Check everything and print the "
-                                      "exact writes (validated server-side); change nothing.")]
-IntrOpt = Annotated[str | None, typer.Option(
-    "--on-interrupt", help="On SIGINT/SIGTERM: revert (default) or hold the current weight.")]
+DryOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Check everything run checks before traffic moves (except smoke "
+                      "checks) and send every step's write with dryRun=All; change nothing.")]
+IntrOpt = Annotated[OnInterrupt | None, typer.Option(
+    "--on-interrupt", case_sensitive=False,
+    help="On SIGINT/SIGTERM: revert all traffic to the old colour, or hold the current "
+         "weight and release the lock (both exit 4; default: the file's, else revert).")]
 
 
 def run(
@@ -82,34 +92,40 @@ def run(
     max_latency_p99: LatOpt = None,
     min_requests: MinReqOpt = None,
     dry_run: DryOpt = False,
-    output: OutputOpt = "text",
+    output: OutputOpt = Output.TEXT,
     on_interrupt: IntrOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
-    log_level: LogLevelOpt = "info",
+    log_level: LogLevelOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Shift traffic to the other colour step by step; revert on an SLO breach.
 
-    Resumes a recorded unfinished rollout of RELEASE whose runner is gone."""
-    output = check_output(output)
-    setup_logging(log_level)
+    Resumes a recorded unfinished rollout of RELEASE whose runner is gone. Exits 0
+    promoted, 2 invalid input (nothing changed), 3 rolled back, 4 aborted or interrupted,
+    5 cluster or Prometheus unreachable, 6 another run holds the release."""
+    setup_logging(log_level, log_format)
     with exit_codes(output):
         from shifter import rollout
-        from shifter.config import load_config
         from shifter.engine import Interrupt
+        from shifter.precheck import load_checked
         from shifter.report import make_reporter
 
-        cfg = load_config(file, overrides(
+        cfg = load_checked(file, overrides(
             release, router=router, steps=steps, bake=bake, interval=interval,
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
             min_requests=min_requests, on_interrupt=on_interrupt))
+        from shifter.analysis import promauth
+
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])
+        add_secrets(promauth.secrets(cfg.analysis.prometheus_auth))
         client = connect(kubeconfig, context)
         token = str(client.api.configuration.api_key.get("BearerToken") or "")
         add_secrets([token, token.removeprefix("Bearer ")])
         ns = resolve_namespace(namespace, cfg.namespace, client)
-        reporter = make_reporter(output)
+        reporter = make_reporter(output, release=cfg.release, namespace=ns,
+                                 services={c: cfg.service(c) for c in ("blue", "green")})
         try:
             if dry_run:
                 rollout.dry_run(cfg, client, ns, reporter)

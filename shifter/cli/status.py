@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated, Any
 
@@ -10,21 +11,24 @@ import typer
 from shifter.cli.common import (
     ContextOpt,
     KubeconfigOpt,
+    LogFormatOpt,
+    LogLevel,
     LogLevelOpt,
     NamespaceOpt,
-    OutputOpt,
-    check_output,
+    Output,
     connect,
     emit_json,
     exit_codes,
     resolve_namespace,
     setup_logging,
 )
+from shifter.cli.options import OutputOpt, ReleaseArg, duration
+from shifter.durations import format_duration
+from shifter.errors import ShifterError
 
 
 def describe(release: str, namespace: str, obj: dict[str, Any] | None) -> dict[str, Any]:
     """The status as plain data (what ``--output json`` prints)."""
-    from shifter.durations import format_duration
     from shifter.lease import holder_of, request_of, state_of
 
     state = state_of(obj) or {}
@@ -44,13 +48,15 @@ def describe(release: str, namespace: str, obj: dict[str, Any] | None) -> dict[s
         state.get("phase") in ("shifting", "paused") else None,
         "reason": state.get("reason") or None,
         "pending_request": (request_of(obj) or {}).get("action") if obj else None,
-        "last_verdicts": (state.get("history") or [])[-5:],
+        "last_verdicts": [{**v, "step": int(v["step"]) + 1} if "step" in v else v
+                          for v in (state.get("history") or [])[-5:]],
         "version": state.get("version"),
     }
 
 
 def live_split(client: Any, namespace: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    """How the router splits traffic right now (from the cluster, not the record)."""
+    """How the router splits traffic right now (from the cluster, not the record): each
+    colour's percent (``_live``: the colour the router treats as live)."""
     from shifter import wiring
     from shifter.config import build_config
     from shifter.errors import ShifterError
@@ -65,7 +71,16 @@ def live_split(client: Any, namespace: str, state: dict[str, Any]) -> dict[str, 
         split = wiring.make_router(cfg, client, wiring.make_target(cfg, namespace)).read()
     except ShifterError as exc:
         return {"error": str(exc)}
-    return {c.value: share(split, c) for c in Colour}
+    return {**{c.value: share(split, c) for c in Colour}, "_live": split.live.value}
+
+
+def add_router_now(s: dict[str, Any], split: dict[str, Any] | None) -> None:
+    """``router_now`` (percent per colour) and ``live_now``/``idle_now``: the colours as the
+    router has them now (the record's ``live``/``new`` are those of the last rollout)."""
+    live = (split or {}).pop("_live", None)
+    s["router_now"] = split
+    s["live_now"] = live
+    s["idle_now"] = ({"blue": "green", "green": "blue"}.get(live) if live else None)
 
 
 def render_text(s: dict[str, Any]) -> str:
@@ -80,41 +95,141 @@ def render_text(s: dict[str, Any]) -> str:
         lines.append(f"router:   cannot read: {router['error']}")
     elif router:
         lines.append("router:   " + ", ".join(
-            f"{'?' if pct is None else pct}% {colour}" for colour, pct in router.items())
-            + " (now)")
+            f"{'?' if pct is None else pct}% {colour}"
+            for colour, pct in router.items())
+            + f" (now; live {s['live_now']}, idle {s['idle_now']})")
     lines.append(f"holder:   {s['holder'] or '-'}")
     if s["pending_request"]:
         lines.append(f"request:  {s['pending_request']} (not yet acted on)")
     if s["last_verdicts"]:
         lines.append("last verdicts:")
         for v in s["last_verdicts"]:
-            lines.append(f"  step {int(v['step']) + 1} at {v['weight']}%: {v['verdict']}"
+            lines.append(f"  step {v.get('step', '?')} at {v['weight']}%: {v['verdict']}"
                          + (f" - {v['reason']}" if v.get("reason") else ""))
     return "\n".join(lines)
 
 
+WaitFlag = Annotated[bool, typer.Option(
+    "--wait", help="Block until the rollout is final; exit with its exit code "
+                   "(0 promoted, 3 rolled back, 4 aborted or held, 5 failed).")]
+TimeoutOpt = Annotated[float | None, typer.Option(
+    "--timeout", metavar="DURATION", parser=duration, show_default=False,
+    help="With --wait: give up after this long (e.g. 10m, 1m30s) and exit 5 "
+         "(default: wait as long as it takes).")]
+
+# Lease durations with no holder and no final phase after which the run is taken to be
+# gone (10 x 15 s: longer than a Job's first back-offs, 10 s + 20 s + 40 s, before a
+# replacement pod resumes the rollout).
+STALLED_AFTER = 10
+
+
+def not_found(release: str, ns: str) -> ShifterError:
+    """Like kubectl's NotFound: one line, exit 1."""
+    err = ShifterError(f'release "{release}" not found in namespace {ns}: no rollout is '
+                       f"recorded (no Lease shifter-{release})")
+    err.exit_code = 1
+    return err
+
+
+def final_phase(state: dict[str, Any] | None) -> Any:
+    """The recorded phase if it is final (the rollout is over), else None."""
+    from shifter.state import Phase
+
+    try:
+        phase = Phase(str((state or {}).get("phase")))
+    except ValueError:
+        return None
+    return phase if phase.is_final else None
+
+
+def wait_until_final(client: Any, release: str, ns: str, timeout: float | None, *,
+                     progress: Any = None, poll: float = 0.5) -> dict[str, Any]:
+    """Poll the Lease until its rollout is final; raise on a timeout or a run that is gone."""
+    from shifter import retry
+    from shifter.errors import Unavailable
+    from shifter.lease import holder_of, lease_seconds, read_record, state_of
+
+    start = time.monotonic()
+    unheld_since: float | None = None
+    seen: tuple[Any, ...] = ()
+    while True:
+        record = retry.kube(lambda: read_record(client, release, ns), what="read the Lease")
+        if record is None:
+            raise not_found(release, ns)
+        state = state_of(record) or {}
+        if final_phase(state) is not None:
+            return record
+        now = time.monotonic()
+        key = (state.get("phase"), state.get("step"))
+        if progress is not None and key != seen:
+            seen = key
+            progress(state)
+        if holder_of(record) is None:
+            unheld_since = now if unheld_since is None else unheld_since
+            if now - unheld_since > STALLED_AFTER * lease_seconds():
+                raise Unavailable(f"the rollout of {release} is not finished (phase "
+                                  f"{state.get('phase', '?')}) and no run has held it for "
+                                  f"{format_duration(now - unheld_since)}: resume "
+                                  f"it with 'shifter run' or put traffic back with "
+                                  f"'shifter abort'")
+        else:
+            unheld_since = None
+        if timeout is not None and now - start >= timeout:
+            raise Unavailable(f"timed out after {format_duration(timeout)} waiting for the "
+                              f"rollout of {release} (phase {state.get('phase', '?')}, "
+                              f"step {int(state.get('step', 0)) + 1})")
+        time.sleep(poll if timeout is None else max(0.0, min(poll, timeout - (now - start))))
+
+
 def status(
-    release: Annotated[str, typer.Argument(help="The release.")],
+    release: ReleaseArg,
     *,
     namespace: NamespaceOpt = None,
-    output: OutputOpt = "text",
+    output: OutputOpt = Output.TEXT,
+    wait: WaitFlag = False,
+    timeout: TimeoutOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
-    log_level: LogLevelOpt = "warning",
+    log_level: LogLevelOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
-    """Show a release's rollout: phase, step, weight, holder and the last verdicts."""
-    output = check_output(output)
-    setup_logging(log_level)
+    """Show a release's rollout: phase, step, weight, holder, the router's split now and
+    the last verdicts. Exits 0 when a rollout is recorded, 1 when none is; with --wait,
+    blocks until it is final and exits with the rollout's own exit code."""
+    setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes(output):
         from shifter.lease import read_record, state_of
 
         client = connect(kubeconfig, context)
         ns = resolve_namespace(namespace, None, client)
-        record = read_record(client, release, ns)
-        s = describe(release, ns, record)
-        s["router_now"] = live_split(client, ns, {**(state_of(record) or {}),
-                                                  "release": release})
-        if output == "json":
-            emit_json(s)
+        if wait:
+            def progress(state: dict[str, Any]) -> None:
+                if output == Output.TEXT:
+                    print(f"waiting: {release} {state.get('phase', '?')}, step "
+                          f"{int(state.get('step', 0)) + 1}/{len(state.get('steps') or [])}",
+                          file=sys.stderr)
+
+            record: dict[str, Any] | None = wait_until_final(client, release, ns, timeout,
+                                                             progress=progress)
         else:
-            print(render_text(s))
+            record = read_record(client, release, ns)
+        if record is None:
+            raise not_found(release, ns)
+        s = describe(release, ns, record)
+        add_router_now(s, live_split(client, ns, {**(state_of(record) or {}),
+                                                  "release": release}))
+        print_status(s, output)
+        phase = final_phase(state_of(record))
+    if wait:
+        raise typer.Exit(phase.exit_code if phase is not None else 1)
+
+
+def print_status(s: dict[str, Any], output: str) -> None:
+    if output == Output.JSON:
+        emit_json(s)
+    elif output == Output.YAML:
+        import yaml
+
+        print(yaml.safe_dump(s, sort_keys=False, default_flow_style=False), end="")
+    else:
+        print(render_text(s))

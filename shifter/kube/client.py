@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
-from shifter.errors import Conflict, Forbidden, KubeError, KubeUnavailable, NotFound
+from shifter.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    KubeError,
+    KubeUnavailable,
+    NotFound,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -176,42 +183,77 @@ class KubeClient:
 def load_client(*, kubeconfig: str | None = None, context: str | None = None,
                 request_timeout: float = 10.0,
                 service_account_dir: str = SERVICE_ACCOUNT_DIR) -> KubeClient:
-    """Credentials as kubectl finds them: ``--kubeconfig``, ``KUBECONFIG``, ``~/.kube/config``,
-    then the pod's service account. The default namespace is the context's, or the pod's."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
+    """Credentials as kubectl finds them (``shifter.kube.kubeconfig``): ``--kubeconfig``,
+    the merged ``KUBECONFIG`` list, ``~/.kube/config``, then the pod's service account.
+    The default namespace is the context's, or the pod's."""
+    from kubernetes import client
 
-    from shifter.errors import InvalidInput
+    from shifter.kube import kubeconfig as kc
 
     configuration = client.Configuration()
-    namespace = "default"
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    default_path = os.path.expanduser("~/.kube/config")
-    try:
-        if path or os.path.exists(default_path) or context:
-            files = path.split(os.pathsep)[0] if path else default_path
-            config.load_kube_config(config_file=files, context=context,
-                                    client_configuration=configuration)
-            _, active = config.list_kube_config_contexts(config_file=files)
-            if context:
-                contexts, _ = config.list_kube_config_contexts(config_file=files)
-                active = next((c for c in contexts if c["name"] == context), active)
-            namespace = (active or {}).get("context", {}).get("namespace") or "default"
-        else:
-            from kubernetes.config.incluster_config import InClusterConfigLoader
-
-            InClusterConfigLoader(
-                token_filename=os.path.join(service_account_dir, "token"),
-                cert_filename=os.path.join(service_account_dir, "ca.crt"),
-            ).load_and_set(configuration)
-            ns_file = os.path.join(service_account_dir, "namespace")
-            if os.path.exists(ns_file):
-                with open(ns_file) as fh:
-                    namespace = fh.read().strip() or "default"
-    except (ConfigException, OSError, ValueError) as exc:
-        # The message may quote the file; never its contents.
-        raise InvalidInput(f"kubeconfig: cannot load Kubernetes credentials: "
-                           f"{str(exc).splitlines()[0][:200]}") from exc
+    sources = kc.kubeconfig_sources(kubeconfig, os.environ, os.path.expanduser("~"))
+    docs = kc.read(sources)
+    if docs:
+        namespace = _load_kubeconfig(docs, context, sources, configuration)
+    elif context:
+        raise InvalidInput(f"kubeconfig: --context {context} given but no kubeconfig found "
+                           f"({sources.described}: {', '.join(sources.files)})")
+    else:
+        namespace = _load_in_cluster(sources, service_account_dir, configuration)
     configuration.retries = 0
     return KubeClient(client.ApiClient(configuration), default_namespace=namespace,
                       request_timeout=request_timeout)
+
+
+def _load_kubeconfig(docs: list[tuple[str, dict[str, Any]]], context: str | None,
+                     sources: Any, configuration: Any) -> str:
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
+
+    from shifter.kube import kubeconfig as kc
+
+    merged = kc.merge(docs)
+    where = (f"{sources.described} ({', '.join(p for p, _ in docs)})"
+             if sources.described == "KUBECONFIG" else sources.described)
+    active = kc.pick_context(merged, context, where)
+    first = docs[0][0]
+    tree = {k: v for k, v in merged.items() if k not in kc.SECTIONS}
+    for section in kc.SECTIONS:
+        tree[section] = [ConfigNode(f"{e['_path']}/{section}[{e['name']}]",
+                                    {k: v for k, v in e.items() if k != "_path"}, e["_path"])
+                         for e in merged[section]]
+    try:
+        KubeConfigLoader(config_dict=ConfigNode(first, tree, first),
+                         active_context=active["name"]).load_and_set(configuration)
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        # The message may quote the file; never its contents.
+        raise InvalidInput(f"kubeconfig: context {active['name']!r} cannot be used: "
+                           f"{str(exc).splitlines()[0][:200]}") from exc
+    ns = (active.get("context") or {}).get("namespace")
+    return str(ns) if ns else "default"
+
+
+def _load_in_cluster(sources: Any, service_account_dir: str, configuration: Any) -> str:
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        raise InvalidInput(f"kubeconfig: no Kubernetes credentials: no kubeconfig "
+                           f"({sources.described}: {', '.join(sources.files) or 'empty'}) "
+                           f"and not in a pod (KUBERNETES_SERVICE_HOST is not set); pass "
+                           f"--kubeconfig or set KUBECONFIG")
+    try:
+        InClusterConfigLoader(
+            token_filename=os.path.join(service_account_dir, "token"),
+            cert_filename=os.path.join(service_account_dir, "ca.crt"),
+        ).load_and_set(configuration)
+    except (ConfigException, OSError, ValueError) as exc:
+        raise InvalidInput(f"kubeconfig: cannot load the pod's service account credentials "
+                           f"from {service_account_dir}: "
+                           f"{str(exc).splitlines()[0][:200]}") from exc
+    namespace = "default"
+    ns_file = os.path.join(service_account_dir, "namespace")
+    if os.path.exists(ns_file):
+        with open(ns_file) as fh:
+            namespace = fh.read().strip() or "default"
+    return namespace

@@ -41,5 +41,5 @@ def test_no_credentials_anywhere_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(InvalidInput, match="kubeconfig: cannot load Kubernetes credentials"):
+    with pytest.raises(InvalidInput, match="kubeconfig: no Kubernetes credentials"):
         load_client(service_account_dir=str(tmp_path / "none"))

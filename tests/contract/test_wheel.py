@@ -93,6 +93,7 @@ def test_wheel_holds_only_the_package(installed: Installed) -> None:
     for forbidden in ("lab/", "tests/", "bench/", "manifests/", "charts/"):
         assert not [n for n in names if n.startswith(forbidden)], forbidden
     assert "shifter/__init__.py" in names
+    assert "shifter/schemas/events.schema.json" in names  # the event contract ships
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 

@@ -44,7 +44,7 @@ def test_abort_from_another_shell_reverts_within_seconds(lab_gateway, tmp_path):
         run.wait_for_event(first_step)
         wait_for_split(lab, {"blue": 90.0, "green": 10.0})
         t0 = time.monotonic()
-        ctl = shifter(lab, "abort", "shop", "-n", "demo", "--wait", "20")
+        ctl = shifter(lab, "abort", "shop", "-n", "demo", "--wait", "20s")
         assert ctl.code == 0, ctl.stderr
         wait_for_split(lab, {"blue": 100.0}, timeout=10)
         print(f"abort command to weight 0 on green: {time.monotonic() - t0:.2f}s")

@@ -166,7 +166,7 @@ def _abort_from_another_process(user: AsUser, lab: Lab, router: str) -> None:
     run = user.background(router, **SLOW)
     try:
         run.wait_for_event(lambda e: e.get("event") == "step")
-        ctl = user.shifter("abort", "shop", "-n", lab.namespace, "--wait", "20")
+        ctl = user.shifter("abort", "shop", "-n", lab.namespace, "--wait", "20s")
         assert ctl.code == 0, ctl.stderr
         result = run.wait(timeout=30)
     finally:

@@ -29,7 +29,7 @@ def test_healthy_green_is_promoted_then_back_to_blue(lab, tmp_path):
     wait_for_split(lab, {"green": 100.0})
     second = shifter(lab, "run", "shop", "-f", str(path))
     assert second.code == 0, second.stderr
-    assert second.of("plan")[0]["new"] == "shop-blue"
+    assert second.of("plan")[0]["new_service"] == "shop-blue"
     wait_for_split(lab, {"blue": 100.0})
 
 
