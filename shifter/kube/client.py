@@ -73,6 +73,12 @@ def _status_message(body: str | None) -> tuple[str, str]:
     return str(data.get("message", "")), str(data.get("reason", ""))
 
 
+def _is_record(path: str) -> bool:
+    """Leases and Events: what shifter writes for people to read later."""
+    parts = path.split("?")[0].rstrip("/").split("/")
+    return "leases" in parts or "events" in parts
+
+
 _VERB_OF = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
@@ -97,6 +103,10 @@ class KubeClient:
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         headers = {"Accept": "application/json"}
+        if body is not None and method != "GET" and _is_record(path):
+            from shifter.redact import scrub
+
+            body = scrub(body)  # the Lease record and Events: never a secret
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         params = self.api.param_serialize(
@@ -187,6 +197,11 @@ def load_client(*, kubeconfig: str | None = None, context: str | None = None,
     namespace = "default"
     path = kubeconfig or os.environ.get("KUBECONFIG")
     default_path = os.path.expanduser("~/.kube/config")
+    from shifter.yamlload import check_kubeconfig
+
+    for candidate in (path.split(os.pathsep) if path else [default_path]):
+        if candidate and os.path.isfile(candidate):
+            check_kubeconfig(candidate)  # size, depth, aliases, shape: one line, exit 2
     try:
         if path or os.path.exists(default_path) or context:
             files = path.split(os.pathsep)[0] if path else default_path
@@ -208,10 +223,14 @@ def load_client(*, kubeconfig: str | None = None, context: str | None = None,
             if os.path.exists(ns_file):
                 with open(ns_file) as fh:
                     namespace = fh.read().strip() or "default"
-    except (ConfigException, OSError, ValueError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
         # The message may quote the file; never its contents.
         raise InvalidInput(f"kubeconfig: cannot load Kubernetes credentials: "
                            f"{str(exc).splitlines()[0][:200]}") from exc
     configuration.retries = 0
+    from shifter import redact
+
+    redact.register(*(str(v) for v in configuration.api_key.values()),
+                    str(configuration.password or ""))
     return KubeClient(client.ApiClient(configuration), default_namespace=namespace,
                       request_timeout=request_timeout)

@@ -80,13 +80,16 @@ def test_bad_yaml_and_missing_file(tmp_path):
 
 def test_notify_needs_exactly_one_url(tmp_path, monkeypatch):
     p = write(tmp_path, "release: shop\nnotify:\n  - {format: slack}\n")
-    with pytest.raises(ConfigError, match="notify.0: expected exactly one of url or url_env"):
+    with pytest.raises(ConfigError, match=r"notify\[0\]: expected exactly one of url or url_env"):
         load_config(p, {})
     p = write(tmp_path, "release: shop\nnotify:\n  - {url_env: HOOK, format: slack}\n")
-    cfg = load_config(p, {})
-    with pytest.raises(ConfigError, match="HOOK is not set"):
-        cfg.notify[0].resolved_url()
+    monkeypatch.delenv("HOOK", raising=False)
+    # found when the config is loaded, before anything is written
+    with pytest.raises(ConfigError, match=r"notify\[0\]\.url_env: environment variable HOOK "
+                                          r"is not set"):
+        load_config(p, {})
     monkeypatch.setenv("HOOK", "https://hooks.example/secret")
+    cfg = load_config(p, {})
     assert cfg.notify[0].resolved_url() == "https://hooks.example/secret"
 
 
