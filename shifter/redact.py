@@ -170,6 +170,8 @@ def redact_processor(secrets_provider: Callable[[], Iterable[str]] = tuple) -> P
 
 # -- the process's registry of secret values ------------------------------------------------
 
+_QUERY_SECRET_KEYS = frozenset({"key", "sig", "signature", "code", "access_token", "pass",
+                                "pw", "pwd"})
 MIN_SECRET = 3  # shorter values are not registered: masking "ab" everywhere ruins output
 _REGISTRY: set[str] = set()
 
@@ -214,7 +216,9 @@ def scrub(value: Any) -> Any:
 
 def _url_parts(url: str, *, whole: bool) -> list[str]:
     """The secret parts of a URL found in config: all of it for a secret URL (``whole``), else
-    the password and the values of query parameters that look secret or are long."""
+    the password and the values of query parameters that look secret. (Other query values
+    are masked where a URL is shown, but not registered: registering ``service=shop-green``
+    would mask the Service's name in every record.)"""
     if whole:
         return url_secrets(url)
     try:
@@ -224,7 +228,7 @@ def _url_parts(url: str, *, whole: bool) -> list[str]:
     except ValueError:
         return []
     out = [password] if password else []
-    out += [v for k, v in pairs if _is_secret_key(k) or len(v) >= 8]
+    out += [v for k, v in pairs if _is_secret_key(k) or k.lower() in _QUERY_SECRET_KEYS]
     return out
 
 
