@@ -25,7 +25,7 @@ from pydantic import (
 from shifter import redact
 from shifter.durations import parse_duration
 from shifter.errors import ConfigError
-from shifter.plan import DEFAULT_STEPS, parse_steps, validate_steps
+from shifter.plan import DEFAULT_STEPS, make_plan, parse_steps, validate_steps
 from shifter.yamlload import load_mapping
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -300,8 +300,22 @@ def build_config(data: Mapping[str, Any]) -> Config:
         first = _describe(errors[0])
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError("", redact.scrub_text(first + more)) from None
+    check_plan(cfg)
     check_environment(cfg)
     return cfg
+
+
+def check_plan(cfg: Config) -> None:
+    """The step plan can be built (interval above 0, deadline at least the bake time), so a
+    bad one is found with the rest of the file, before the cluster is contacted."""
+    try:
+        make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval, deadline=cfg.step_deadline,
+                  max_consecutive_failures=cfg.failure_limits.consecutive,
+                  max_total_failures=cfg.failure_limits.total)
+    except ConfigError as exc:
+        if exc.field != "deadline":
+            raise
+        raise ConfigError("step_deadline", str(exc).split(": ", 1)[-1]) from None
 
 
 def check_environment(cfg: Config) -> None:

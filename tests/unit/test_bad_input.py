@@ -81,6 +81,9 @@ CONFIGS: dict[str, tuple[str | bytes, str, str]] = {
                       "notify[0].url", "http:// or https://"),
     "notify unset env": ("release: shop\nnotify: [{url_env: SHIFTER_TEST_UNSET_HOOK}]\n",
                          "notify[0].url_env", "SHIFTER_TEST_UNSET_HOOK is not set"),
+    "interval: 0s": ("release: shop\ninterval: 0s\n", "interval", "above 0"),
+    "deadline under bake": ("release: shop\nbake: 1m\nstep_deadline: 30s\n", "step_deadline",
+                            "at least the bake time"),
     "namespace as list": ("release: shop\nnamespace: [demo]\n", "namespace", ""),
 }
 
@@ -179,8 +182,8 @@ def test_malformed_kubeconfig_exits_2_with_one_line(case: str, tmp_path: Path) -
     ("250us", 0.00025), ("1h2m3s4ms", 3723.004),
 ])
 def test_durations_are_go_style(value: str | int, seconds: float) -> None:
-    cfg = build_config({"release": "shop", "step_deadline": value})
-    assert cfg.step_deadline == pytest.approx(seconds)
+    cfg = build_config({"release": "shop", "bake": value})
+    assert cfg.bake == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("value", ["500", 500, 1.5, "1d", "10S", "1m30", "ms", "", " ", True,
