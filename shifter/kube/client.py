@@ -75,8 +75,11 @@ def _status_message(body: str | None) -> tuple[str, str]:
 
 def _is_record(path: str) -> bool:
     """Leases and Events: what shifter writes for people to read later."""
-    parts = path.split("?")[0].rstrip("/").split("/")
-    return "leases" in parts or "events" in parts
+    parts = path.split("?")[0].strip("/").split("/")
+    if "namespaces" not in parts:
+        return False
+    at = parts.index("namespaces") + 2  # .../namespaces/NS/PLURAL[/NAME]
+    return at < len(parts) and parts[at] in ("leases", "events")
 
 
 _VERB_OF = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}

@@ -231,3 +231,38 @@ def test_no_planted_secret_in_any_output(planted: Planted) -> None:
 
     p.cluster_records()
     assert p.leaks() == []
+
+
+def test_records_sent_to_the_api_server_are_scrubbed(lab_session: Lab) -> None:
+    """The Kubernetes client masks registered secrets in what it writes to Leases and
+    Events (for people to read later), and in nothing else (a router write is sent as
+    built)."""
+    from shifter import redact
+    from shifter.kube.client import ObjectRef, PatchType, load_client
+
+    lab = lab_session
+    lab.reseed("service")
+    secret = _secret("recorded")
+    redact.register(secret)
+    try:
+        client = load_client(kubeconfig=lab.info["kubeconfig"])
+        lease = ObjectRef("coordination.k8s.io/v1", "leases", "Lease", "shifter-scrub",
+                          lab.namespace)
+        client.create(lease, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                              "metadata": {"name": "shifter-scrub", "annotations": {
+                                  "shifter.io/state": f'{{"reason": "failed: {secret}"}}'}},
+                              "spec": {"holderIdentity": "me"}})
+        client.patch(lease, {"metadata": {"annotations": {"note": secret}}}, PatchType.MERGE)
+        service = ObjectRef("v1", "services", "Service", "shop", lab.namespace)
+        client.patch(service, {"metadata": {"annotations": {"note": secret}}},
+                     PatchType.MERGE)
+    finally:
+        redact.forget_all()
+    stored = lab.apiserver.store.get("coordination.k8s.io/v1", "leases", lab.namespace,
+                                     "shifter-scrub")
+    assert secret not in json.dumps(stored)
+    assert stored["metadata"]["annotations"] == {"shifter.io/state": '{"reason": "failed: ***"}',
+                                                 "note": "***"}
+    shop = lab.apiserver.store.get("v1", "services", lab.namespace, "shop")
+    assert shop["metadata"]["annotations"]["note"] == secret
+    lab.reseed("gateway")
