@@ -18,7 +18,9 @@ renders the same, tests/contract/test_chart.py). Two users with bearer tokens: t
 
 The emulator's RBAC matches a rule as the API server's does (``lab/apiserver/rbac.py``): a
 rule with ``resourceNames`` never matches a ``create`` (the name is not in the URL), nor a
-``list`` (kubernetes ``plugin/pkg/auth/authorizer/rbac/rbac.go``, ``RuleAllows``).
+``list`` without a name (kubernetes ``plugin/pkg/auth/authorizer/rbac/rbac.go``:
+``RuleAllows`` requires ``ResourceNameMatches(rule, request name)``, from
+``pkg/apis/rbac/v1/evaluation_helpers.go``, and a create or list request has no name).
 """
 
 from __future__ import annotations
