@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -23,25 +22,25 @@ from pydantic import (
     model_validator,
 )
 
+from shifter import redact
 from shifter.durations import parse_duration
 from shifter.errors import ConfigError
-from shifter.plan import DEFAULT_STEPS, parse_steps, validate_steps
+from shifter.plan import DEFAULT_STEPS, make_plan, parse_steps, validate_steps
+from shifter.yamlload import load_mapping
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def _duration(value: Any) -> float:
-    try:
-        return parse_duration(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"expected a duration like 500ms, 10s or 2m, got {value!r}") from exc
+    """Go-style durations only (``500ms``, ``1m30s``); a bare number is an error."""
+    return parse_duration(value)  # its ValueError names what was expected
 
 
 Duration = Annotated[float, BeforeValidator(_duration)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CustomCheck(_Model):
@@ -108,7 +107,8 @@ class Analysis(_Model):
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"expected an http(s) URL, got {v!r}")
+            raise ValueError(f"expected an http(s) URL, got "
+                             f"{redact.strip_url_credentials(v)!r}")
         return v.rstrip("/")
 
 
@@ -121,6 +121,31 @@ class Smoke(_Model):
     expect_status: int = Field(200, ge=100, le=599)
     timeout: Duration = 5.0
     retries: int = Field(2, ge=0, le=20)
+    headers: dict[str, str] = Field(default_factory=dict)  # values of secret names are masked
+
+    @field_validator("url")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        from shifter.smoke import check_url_template
+
+        check_url_template(v)
+        return v
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        from shifter.smoke import METHODS
+
+        if v.upper() not in METHODS:
+            raise ValueError(f"expected one of {', '.join(sorted(METHODS))}, got {v!r}")
+        return v.upper()
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if not v > 0:
+            raise ValueError("expected a duration above 0, like 2s")
+        return v
 
 
 class Notify(_Model):
@@ -137,6 +162,24 @@ class Notify(_Model):
             raise ValueError("expected exactly one of url or url_env")
         return self
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not _is_http_url(v):
+            raise ValueError(f"expected an http:// or https:// URL, got {redact.redact_url(v)}")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[str] | None) -> list[str] | None:
+        from shifter.notify import EVENTS
+
+        unknown = sorted(set(v or ()) - EVENTS)
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; expected any of "
+                             f"{', '.join(sorted(EVENTS))}")
+        return v
+
     def resolved_url(self) -> str:
         if self.url:
             return self.url
@@ -144,6 +187,16 @@ class Notify(_Model):
         if not value:
             raise ConfigError("notify.url_env", f"environment variable {self.url_env} is not set")
         return value
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 class FailureLimits(_Model):
@@ -209,39 +262,42 @@ class Config(_Model):
         return (self.deployments or {}).get(colour, self.service(colour))  # type: ignore[call-overload, no-any-return]
 
 
-def _describe(err: Mapping[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
+def field_path(parts: tuple[Any, ...]) -> str:
+    """A pydantic error location as the config spells it: ``notify[0].url``."""
+    out = ""
+    for p in parts:
+        if str(p).startswith("function-"):
+            continue
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def describe_error(err: Mapping[str, Any]) -> str:
+    """One pydantic error as one line: ``field.path: what was expected, got ...``."""
+    loc = field_path(tuple(err.get("loc", ())))
     msg = str(err.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")
     if err.get("type") == "extra_forbidden":
         msg = "unknown field"
     elif err.get("type") == "missing":
         msg = "required field is missing"
+    elif err.get("type") == "finite_number":
+        msg = "expected a finite number"
     value = err.get("input")
     if err.get("type") not in ("missing", "extra_forbidden", "value_error") and (
             isinstance(value, str | int | float) and not isinstance(value, bool)):
-        msg += f", got {value!r}"
+        shown = value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "..."
+        msg += f", got {shown!r}"
+    elif err.get("type") not in ("missing", "extra_forbidden", "value_error") and isinstance(
+            value, list | dict):
+        msg += f", got a {'list' if isinstance(value, list) else 'mapping'}"
     return f"{loc}: {msg}" if loc else msg
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing or malformed file is a ConfigError naming it."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError("file", f"cannot read {p}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError("file", f"{p} is not valid YAML{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError("file", f"expected a YAML mapping at the top of {p}")
-    return data
+    """Read a YAML mapping within ``shifter.yamlload``'s limits (size, depth, aliases,
+    duplicate keys); a missing or malformed file is a ConfigError naming it."""
+    return load_mapping(path, field="file")
 
 
 def merge(file_data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -270,14 +326,57 @@ def merge(file_data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 
 
 def build_config(data: Mapping[str, Any]) -> Config:
-    """Validate; the first error becomes one ConfigError line."""
+    """Validate, then check the environment it names; the first error becomes one
+    ConfigError line. The secrets found in ``data`` are registered with ``shifter.redact``
+    first, so no message (nor any later output) can show them."""
+    redact.register(*redact.secrets_in(data))
     try:
-        return Config.model_validate(dict(data))
+        cfg = Config.model_validate(dict(data))
     except ValidationError as exc:
         errors = exc.errors()
-        first = _describe(errors[0])
+        first = describe_error(errors[0])
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError("", first + more) from None
+        raise ConfigError("", redact.scrub_text(first + more)) from None
+    check_plan(cfg)
+    check_environment(cfg)
+    return cfg
+
+
+def plan_error(exc: ConfigError) -> ConfigError:
+    """The plan's error under the config's own field name (``step_deadline``)."""
+    if exc.field != "deadline":
+        return exc
+    return ConfigError("step_deadline", str(exc).split(": ", 1)[-1])
+
+
+def check_plan(cfg: Config) -> None:
+    """The step plan can be built (interval above 0, deadline at least the bake time), so a
+    bad one is found with the rest of the file, before the cluster is contacted."""
+    try:
+        make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval, deadline=cfg.step_deadline,
+                  max_consecutive_failures=cfg.failure_limits.consecutive,
+                  max_total_failures=cfg.failure_limits.total)
+    except ConfigError as exc:
+        err = plan_error(exc)
+        if err is exc:
+            raise
+        raise err from None
+
+
+def check_environment(cfg: Config) -> None:
+    """What the config takes from the environment is there and valid (webhook URLs from
+    ``url_env``), so that ``run`` finds it before anything is written."""
+    for i, hook in enumerate(cfg.notify):
+        if hook.url_env is None:
+            continue
+        value = os.environ.get(hook.url_env, "")
+        if not value:
+            raise ConfigError(f"notify[{i}].url_env",
+                              f"environment variable {hook.url_env} is not set")
+        redact.register(value)
+        if not _is_http_url(value):
+            raise ConfigError(f"notify[{i}].url_env", f"environment variable {hook.url_env} "
+                                                      f"does not hold an http(s) URL")
 
 
 def load_config(path: str | Path | None, overrides: Mapping[str, Any]) -> Config:

@@ -1,38 +1,71 @@
-"""Durations as people write them: ``500ms``, ``10s``, ``2m``, ``1h``, ``1m30s``, bare seconds."""
+"""Durations in one syntax everywhere: Go's (``time.ParseDuration``), as Kubernetes, Argo
+Rollouts and Flagger write them.
+
+``500ms``, ``10s``, ``1m30s``, ``2h``, ``1.5s``; units ``ns``, ``us`` (or ``µs``), ``ms``,
+``s``, ``m``, ``h``; ``0`` alone is zero. A bare number (``500``) is refused: it is not
+clear whether it means milliseconds or seconds (``max_latency_p99: 500`` once meant 500
+seconds), so the error suggests both spellings. Negative durations, ``inf``/``nan`` and
+anything over Go's limit (about 292 years) are refused too.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0,
+          "h": 3600.0}
+MAX_SECONDS = (2**63 - 1) / 1e9  # Go's time.Duration is int64 nanoseconds
+EXAMPLES = "500ms, 10s, 1m30s or 2h"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Return seconds for ``text``; raise ``ValueError`` naming the accepted forms."""
-    if isinstance(text, bool):
-        raise ValueError("expected a duration like 500ms, 10s or 2m")
+    """Seconds for a Go-style duration; ``ValueError`` saying what was expected."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ValueError(f"expected a duration like {EXAMPLES}, got a "
+                         f"{type(text).__name__}")
     if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError("expected a duration that is not negative")
-        return float(text)
-    s = text.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", s):
-        return float(s)
+        if text == 0:
+            return 0.0
+        if isinstance(text, float) and not math.isfinite(text):
+            raise ValueError(f"expected a duration like {EXAMPLES}, got {text}")
+        n = _number(text)
+        raise ValueError(f"expected a duration with a unit, like {n}ms or {n}s, got the "
+                         f"bare number {n}")
+    s = text.strip()
+    if s == "0":
+        return 0.0
+    if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", s):
+        raise ValueError(f"expected a duration with a unit, like {s}ms or {s}s, got the bare "
+                         f"number {s}")
+    if s.startswith("-"):
+        raise ValueError(f"expected a duration that is not negative, got {text!r}")
+    body = s.removeprefix("+")
     pos = 0
     total = 0.0
-    for m in _PART.finditer(s):
+    for m in _PART.finditer(body):
         if m.start() != pos:
             break
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
-    if pos != len(s) or not s:
-        raise ValueError(f"expected a duration like 500ms, 10s or 2m, got {text!r}")
+    if pos != len(body) or not body:
+        raise ValueError(f"expected a duration like {EXAMPLES}, got {_shown(text)}")
+    if total > MAX_SECONDS:
+        raise ValueError(f"expected a duration under 292 years, got {_shown(text)}")
     return total
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
 def format_duration(seconds: float) -> str:
-    """Short human form: ``750ms``, ``12s``, ``2m5s``."""
+    """Short human form, itself a valid duration: ``750ms``, ``12s``, ``2m5s``."""
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     if seconds < 60:

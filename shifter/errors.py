@@ -27,9 +27,15 @@ from __future__ import annotations
 
 
 class ShifterError(Exception):
-    """Base of every deliberate error; ``exit_code`` is what the CLI returns."""
+    """Base of every deliberate error; ``exit_code`` is what the CLI returns. Its text never
+    shows a secret: ``str()`` goes through ``shifter.redact.scrub_text``."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        from shifter.redact import scrub_text
+
+        return scrub_text(super().__str__())
 
 
 class InvalidInput(ShifterError):

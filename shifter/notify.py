@@ -29,7 +29,7 @@ import structlog
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from shifter.errors import ConfigError
-from shifter.redact import redact_headers, redact_text, redact_url, url_secrets
+from shifter.redact import redact_headers, redact_text, redact_url, register, scrub, url_secrets
 
 EVENTS = frozenset({"started", "step", "reverted", "promoted", "aborted", "failed"})
 FORMATS = ("slack", "json")
@@ -50,6 +50,8 @@ class Webhook:
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        register(self.url, *(v for k, v in self.headers.items()  # never shown from now on
+                             if redact_headers({k: v})[k] != v))
         where = "notifications.webhooks"
         try:
             ok = httpx.URL(self.url).scheme in ("http", "https") and bool(httpx.URL(self.url).host)
@@ -295,7 +297,7 @@ class Notifier:
                 build = slack_body if hook.format == "slack" else json_body
                 data = build(event, release=self.release, namespace=self.namespace, time=now,
                              payload=payload)
-                bodies[hook.format] = json.dumps(data, default=str).encode()
+                bodies[hook.format] = json.dumps(scrub(data), default=str).encode()
             if not channel.offer(_Item(event, bodies[hook.format])):
                 self._count("dropped")
                 log.warning("notification queue full, event dropped", webhook=hook.safe_url,

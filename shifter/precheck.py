@@ -62,23 +62,19 @@ def suggestion(word: str, known: Sequence[str]) -> str:
 def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: str = ""
                     ) -> list[str]:
     """One line per pydantic error: ``field.path: what was expected``."""
+    from shifter.config import describe_error, field_path
+
     lines: list[str] = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if not str(p).startswith("function-")]
-        path = prefix + ".".join(str(p) for p in loc)
-        kind = err.get("type")
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if kind == "extra_forbidden":
+        if err.get("type") == "extra_forbidden":
             holder = _model_at(model, loc[:-1])
             known = sorted(holder.model_fields) if holder is not None else []
-            msg = "unknown field" + suggestion(str(loc[-1]), known)
-        elif kind == "missing":
-            msg = "required field is missing"
-        value = err.get("input")
-        if kind not in ("missing", "extra_forbidden", "value_error") and (
-                isinstance(value, str | int | float) and not isinstance(value, bool)):
-            msg += f", got {value!r}"
-        lines.append(f"{path}: {msg}" if path else msg)
+            path = prefix + field_path(tuple(loc))
+            lines.append(f"{path}: unknown field" + suggestion(str(loc[-1]), known))
+            continue
+        line = describe_error(err)
+        lines.append(prefix + line if loc else line)
     return lines
 
 
@@ -111,6 +107,7 @@ def offline_errors(cfg: Any) -> list[str]:
     """Build every part as ``run`` does, collecting each part's error."""
     from shifter import wiring
     from shifter.analysis import promauth
+    from shifter.config import plan_error
     from shifter.notify import Webhook
     from shifter.plan import make_plan
     from shifter.routers.registry import ROUTERS
@@ -120,11 +117,16 @@ def offline_errors(cfg: Any) -> list[str]:
     _collect(errors, lambda: wiring.make_checks(cfg))
     router_cls = ROUTERS.get(cfg.router_kind)
     if router_cls is not None:
-        _collect(errors, lambda: make_plan(
-            cfg.steps, bake=cfg.bake, interval=cfg.interval, deadline=cfg.step_deadline,
-            supports_partial=bool(getattr(router_cls, "supports_partial", True)),
-            max_consecutive_failures=cfg.failure_limits.consecutive,
-            max_total_failures=cfg.failure_limits.total))
+        def plan() -> None:
+            try:
+                make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval,
+                          deadline=cfg.step_deadline,
+                          supports_partial=bool(getattr(router_cls, "supports_partial", True)),
+                          max_consecutive_failures=cfg.failure_limits.consecutive,
+                          max_total_failures=cfg.failure_limits.total)
+            except ConfigError as exc:
+                raise plan_error(exc) from None
+        _collect(errors, plan)
     _collect(errors, lambda: wiring.make_smoke(cfg))
     for i, n in enumerate(cfg.notify):
         def hook(n: Any = n, i: int = i) -> None:
@@ -140,9 +142,12 @@ def offline_errors(cfg: Any) -> list[str]:
 
 def load_checked(path: str | Path | None, overrides: Mapping[str, Any]) -> Any:
     """The validated ``Config`` of ``path`` plus flag ``overrides``; every error at once."""
-    from shifter.config import Config, load_file, merge
+    from shifter import redact
+    from shifter.config import Config, check_environment, load_file, merge
 
     data = merge(load_file(path) if path else {}, overrides)
+    # Secrets are known before any message is built, so none can show them.
+    redact.register(*redact.secrets_in(data))
     try:
         cfg = Config.model_validate(dict(data))
     except ValidationError as exc:
@@ -150,8 +155,9 @@ def load_checked(path: str | Path | None, overrides: Mapping[str, Any]) -> Any:
         router = data.get("router")
         if isinstance(router, Mapping) and isinstance(router.get("kind"), str):
             errors += router_errors(router["kind"], router)
-        raise ConfigErrors(errors) from None
+        raise ConfigErrors([redact.scrub_text(e) for e in errors]) from None
     errors = offline_errors(cfg)
+    _collect(errors, lambda: check_environment(cfg))
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors([redact.scrub_text(e) for e in dict.fromkeys(errors)])
     return cfg

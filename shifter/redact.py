@@ -11,6 +11,15 @@ goes through this module:
 - ``redact_processor`` is a structlog processor doing all of that on every event dict.
   Put it after ``format_exc_info`` and just before the renderer, so tracebacks are
   scrubbed too.
+
+One registry per process holds the secret values known so far: ``register`` adds them (the
+config loader registers what it finds with ``secrets_in``: URL passwords, secret query
+values, webhook URLs, secret-named headers and fields; the Kubernetes client its token),
+and ``scrub``/``scrub_text`` apply it together with the patterns above. Every output path
+goes through it: the structlog processor (stderr), the reporter's single write point
+(stdout text and JSON, the GitHub step summary), every error's message
+(``ShifterError.__str__``), the Lease record and Events sent to the API server, and webhook
+bodies.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ MASK = "***"
 
 # Header/field names whose whole value is a secret (matched as substrings, lower case).
 _SECRET_KEYS = ("token", "authorization", "password", "passwd", "secret", "api_key", "apikey",
-                "cookie", "credential")
+                "api-key", "cookie", "credential", "auth")
 # Field names that hold a secret URL: shown through ``redact_url``.
 _URL_SECRET_KEYS = ("webhook",)
 
@@ -149,7 +158,7 @@ def redact_processor(secrets_provider: Callable[[], Iterable[str]] = tuple) -> P
 
     def processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]
                   ) -> MutableMapping[str, Any]:
-        secrets: list[str] = []
+        secrets: list[str] = registered()
         for secret in secrets_provider():
             secrets.extend(url_secrets(secret) if "://" in secret else [secret])
         for key in list(event_dict):
@@ -157,3 +166,96 @@ def redact_processor(secrets_provider: Callable[[], Iterable[str]] = tuple) -> P
         return event_dict
 
     return processor
+
+
+# -- the process's registry of secret values ------------------------------------------------
+
+_QUERY_SECRET_KEYS = frozenset({"key", "sig", "signature", "code", "access_token", "pass",
+                                "pw", "pwd"})
+MIN_SECRET = 3  # shorter values are not registered: masking "ab" everywhere ruins output
+_REGISTRY: set[str] = set()
+
+
+def register(*values: str) -> None:
+    """Remember secret values (a URL is expanded with ``url_secrets``) for ``scrub``."""
+    for value in values:
+        if not isinstance(value, str) or len(value.strip()) < MIN_SECRET:
+            continue
+        value = value.strip()
+        parts = url_secrets(value) if "://" in value else [value]
+        if value.lower().startswith(("bearer ", "basic ")):
+            parts.append(value.split(None, 1)[1])
+        _REGISTRY.update(p for p in parts if len(p) >= MIN_SECRET)
+
+
+def registered() -> list[str]:
+    """The registered secrets, longest first (so a longer one is masked whole)."""
+    return sorted(_REGISTRY, key=len, reverse=True)
+
+
+def forget_all() -> None:
+    """Empty the registry (tests)."""
+    _REGISTRY.clear()
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with every registered secret, bearer/basic credential and URL userinfo masked."""
+    return redact_text(text, registered())
+
+
+def scrub(value: Any) -> Any:
+    """``value`` (str, or dicts/lists of them, recursively) with ``scrub_text`` applied."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, Mapping):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub(v) for v in value)
+    return value
+
+
+def _url_parts(url: str, *, whole: bool) -> list[str]:
+    """The secret parts of a URL found in config: all of it for a secret URL (``whole``), else
+    the password and the values of query parameters that look secret. (Other query values
+    are masked where a URL is shown, but not registered: registering ``service=shop-green``
+    would mask the Service's name in every record.)"""
+    if whole:
+        return url_secrets(url)
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        pairs = parse_qsl(parts.query, keep_blank_values=False)
+    except ValueError:
+        return []
+    out = [password] if password else []
+    out += [v for k, v in pairs if _is_secret_key(k) or k.lower() in _QUERY_SECRET_KEYS]
+    return out
+
+
+def secrets_in(data: Any, key: str = "") -> list[str]:
+    """Secret values in a config tree: values of secret-named keys, every webhook URL
+    (``url`` under ``notify``, or a key naming a webhook), and the passwords and secret
+    query values of every other URL."""
+    out: list[str] = []
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            name = str(k)
+            if isinstance(v, str) and key.startswith("notify") and name == "url":
+                out += _url_parts(v, whole=True)
+            else:
+                out += secrets_in(v, f"{key}.{name}" if key else name)
+        return out
+    if isinstance(data, list | tuple):
+        for item in data:
+            out += secrets_in(item, key)
+        return out
+    if not isinstance(data, str):
+        return out
+    leaf = key.rsplit(".", 1)[-1]
+    if _is_secret_key(leaf) and not leaf.endswith(("_env", "_file")):
+        out.append(data)  # ``token_env``/``ca_file`` name where a secret is, not the secret
+    elif any(n in leaf.lower() for n in _URL_SECRET_KEYS):
+        out += _url_parts(data, whole=True)
+    elif "://" in data:
+        out += _url_parts(data, whole=False)
+    return [s for s in out if s]

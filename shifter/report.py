@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
 
 from shifter.durations import format_duration
+from shifter.redact import scrub, scrub_text
 
 SCHEMA = 1  # the event schema's version; bumped on an incompatible change
 ZERO_BASED_STEP = frozenset({"step", "verdict"})  # events whose ``step`` comes 0-based
@@ -136,6 +137,7 @@ class TextReporter:
             self._live.start()
 
     def _write(self, text: str, style: str = "") -> None:
+        text = scrub_text(text)  # the single write point of the text output
         if self._console is not None:
             self._console.print(text, style=style or None, markup=False, soft_wrap=True)
             return
@@ -235,7 +237,8 @@ class JsonReporter:
     def emit(self, event: str, **fields: Any) -> None:
         record = {"event": event, **fields}
         record.setdefault("time", round(time.time(), 3))
-        self.stream.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+        line = json.dumps(record, default=str, separators=(",", ":"))
+        self.stream.write(json.dumps(scrub(json.loads(line)), separators=(",", ":")) + "\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -286,7 +289,7 @@ class Recorder:
         if path:
             try:
                 with open(path, "a") as fh:
-                    fh.write(markdown_summary(self.events))
+                    fh.write(scrub_text(markdown_summary(self.events)))
             except OSError:
                 pass
         self.inner.close()

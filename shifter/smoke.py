@@ -9,6 +9,7 @@ changed). URLs in results and messages have their credentials and query values m
 
 from __future__ import annotations
 
+import re
 import string
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,12 +20,13 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
 from shifter.errors import ConfigError, RolledBack
-from shifter.redact import redact_text, strip_url_credentials, url_secrets
+from shifter.redact import redact_text, redact_value, strip_url_credentials, url_secrets
 
 DEFAULT_URL = "http://{service}.{namespace}.svc.cluster.local/healthz"
 RETRY_DELAY = 0.5  # seconds between two attempts of one check
 PLACEHOLDERS = ("service", "namespace", "colour", "color")
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class SmokeCheckFailed(RolledBack):
@@ -53,20 +55,30 @@ class SmokeCheck:
             raise ConfigError(f"{where}.timeout", f"expected seconds > 0, got {self.timeout}")
         if self.retries < 0:
             raise ConfigError(f"{where}.retries", f"expected 0 or more, got {self.retries}")
-        if self.method.upper() not in _METHODS:
-            raise ConfigError(f"{where}.method", f"expected one of {', '.join(sorted(_METHODS))}"
+        if self.method.upper() not in METHODS:
+            raise ConfigError(f"{where}.method", f"expected one of {', '.join(sorted(METHODS))}"
                                                  f", got {self.method!r}")
 
     @property
     def label(self) -> str:
-        """The name, or ``METHOD path`` when it has none."""
+        """The name, or ``METHOD path`` when it has none; safe to show (a URL in the name
+        loses its credentials and query values, known secrets are masked)."""
         if self.name:
-            return self.name
+            named = _URL_IN_TEXT.sub(lambda m: strip_url_credentials(m.group(0)), self.name)
+            return redact_text(named, self.secrets())
         try:
             path = urlsplit(self.url).path or "/"
         except ValueError:
             path = "?"
-        return f"{self.method.upper()} {path}"
+        return redact_text(f"{self.method.upper()} {path}", self.secrets())
+
+    def secrets(self, url: str | None = None) -> list[str]:
+        """What must never be shown: the URL's password and query values, the values of
+        secret-named headers."""
+        out = [s for s in url_secrets(url or self.url) if s not in (url or self.url, "/")]
+        out = [s for s in out if not s.startswith("/")]  # the path itself is shown
+        out += [v for k, v in self.headers.items() if redact_value(k, v, ()) != v]
+        return out
 
     def render(self, *, service: str, namespace: str, colour: str) -> str:
         """The URL with its placeholders filled in."""
@@ -74,23 +86,32 @@ class SmokeCheck:
         return self.url.format_map(values)
 
 
-def _check_template(url: str, where: str) -> None:
+def check_url_template(url: str) -> None:
+    """Raise ``ValueError`` unless ``url`` is an http(s) URL using only known placeholders.
+    The message never shows the URL's credentials or query values."""
     try:
         names = [f for _, f, _, _ in string.Formatter().parse(url) if f is not None]
     except ValueError as exc:
-        raise ConfigError(where, f"bad URL template ({exc}); use {{service}}, {{namespace}} "
-                                 "or {colour}") from exc
+        raise ValueError(f"bad URL template ({exc}); use {{service}}, {{namespace}} "
+                         "or {colour}") from None
     unknown = sorted({n for n in names if n not in PLACEHOLDERS})
     if unknown:
-        raise ConfigError(where, f"unknown placeholder {{{unknown[0]}}}; expected {{service}}, "
-                                 "{namespace} or {colour}")
+        raise ValueError(f"unknown placeholder {{{unknown[0][:40]}}}; expected {{service}}, "
+                         "{namespace} or {colour}")
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise ConfigError(where, f"expected an http(s) URL ({exc})") from exc
+        raise ValueError(f"expected an http(s) URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(where, f"expected an http:// or https:// URL, got "
-                                 f"{strip_url_credentials(url)!r}")
+        raise ValueError(f"expected an http:// or https:// URL, got "
+                         f"{strip_url_credentials(url)!r}")
+
+
+def _check_template(url: str, where: str) -> None:
+    try:
+        check_url_template(url)
+    except ValueError as exc:
+        raise ConfigError(where, str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -114,7 +135,7 @@ class _Attempt:
 
 
 def _attempt(client: httpx.Client, check: SmokeCheck, url: str) -> _Attempt:
-    secrets = url_secrets(url)
+    secrets = [url, *url_secrets(url), *check.secrets(url)]
     try:
         resp = client.request(check.method.upper(), url, headers=dict(check.headers),
                               timeout=check.timeout, follow_redirects=False)

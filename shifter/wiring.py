@@ -86,7 +86,7 @@ def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
 
 def make_smoke(cfg: Config) -> list[SmokeCheck]:
     return [SmokeCheck(url=s.url, expect_status=s.expect_status, timeout=s.timeout,
-                       retries=s.retries, method=s.method, name=s.name or s.url)
+                       retries=s.retries, method=s.method, name=s.name, headers=s.headers)
             for s in cfg.smoke]
 
 

@@ -80,6 +80,15 @@ def _status_message(body: str | None) -> tuple[str, str]:
     return str(data.get("message", "")), str(data.get("reason", ""))
 
 
+def _is_record(path: str) -> bool:
+    """Leases and Events: what shifter writes for people to read later."""
+    parts = path.split("?")[0].strip("/").split("/")
+    if "namespaces" not in parts:
+        return False
+    at = parts.index("namespaces") + 2  # .../namespaces/NS/PLURAL[/NAME]
+    return at < len(parts) and parts[at] in ("leases", "events")
+
+
 _VERB_OF = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
@@ -104,6 +113,10 @@ class KubeClient:
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         headers = {"Accept": "application/json"}
+        if body is not None and method != "GET" and _is_record(path):
+            from shifter.redact import scrub
+
+            body = scrub(body)  # the Lease record and Events: never a secret
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         params = self.api.param_serialize(
@@ -201,6 +214,10 @@ def load_client(*, kubeconfig: str | None = None, context: str | None = None,
     else:
         namespace = _load_in_cluster(sources, service_account_dir, configuration)
     configuration.retries = 0
+    from shifter import redact
+
+    redact.register(*(str(v) for v in configuration.api_key.values()),
+                    str(configuration.password or ""))
     return KubeClient(client.ApiClient(configuration), default_namespace=namespace,
                       request_timeout=request_timeout)
 
@@ -225,7 +242,7 @@ def _load_kubeconfig(docs: list[tuple[str, dict[str, Any]]], context: str | None
     try:
         KubeConfigLoader(config_dict=ConfigNode(first, tree, first),
                          active_context=active["name"]).load_and_set(configuration)
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
         # The message may quote the file; never its contents.
         raise InvalidInput(f"kubeconfig: context {active['name']!r} cannot be used: "
                            f"{str(exc).splitlines()[0][:200]}") from exc

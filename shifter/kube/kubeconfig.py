@@ -19,9 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from shifter.errors import InvalidInput
+from shifter.yamlload import check_kubeconfig
 
 SECTIONS = ("clusters", "contexts", "users")
 
@@ -75,16 +74,10 @@ def read(sources: Sources) -> list[tuple[str, dict[str, Any]]]:
             if sources.explicit:
                 raise InvalidInput(f"kubeconfig: {path} does not exist (--kubeconfig)")
             continue
-        try:
-            with open(path) as fh:
-                data = yaml.safe_load(fh)
-        except (OSError, yaml.YAMLError) as exc:
-            raise InvalidInput(f"kubeconfig: cannot read {path}: "
-                               f"{type(exc).__name__}") from None
-        if data is None:
+        # Size, depth, aliases, duplicate keys and shape: one line naming the file, exit 2.
+        data = check_kubeconfig(path)
+        if not data:
             continue  # an empty file adds nothing, as with kubectl
-        if not isinstance(data, dict):
-            raise InvalidInput(f"kubeconfig: {path} is not a kubeconfig (expected a mapping)")
         docs.append((path, data))
     return docs
 

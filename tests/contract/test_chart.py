@@ -23,14 +23,17 @@ import pytest
 import yaml
 
 from tests.contract.test_manifests import (
-    EXPECTED_GRANTS,
     K8S_VERSIONS,
     REPO,
+    ROUTERS,
+    by_kind,
     check_job_retry_policy,
     check_job_security,
+    expected_grants,
     grants,
     load_docs,
     one,
+    render_roles,
     validate_builtin,
 )
 
@@ -137,12 +140,13 @@ def test_schema_rejects_bad_values(case: str) -> None:
     assert schema_errors(with_change(path, value)), f"{case} was accepted"
 
 
-def test_role_template_has_the_manifest_roles_rules_verbatim() -> None:
+def test_role_templates_carry_the_manifests_comments() -> None:
+    """The chart's Roles are rendered from values, but say the same about each rule."""
     template = (CHART / "templates" / "role.yaml").read_text()
-    manifest = (REPO / "manifests" / "role.yaml").read_text()
-    rules = manifest[manifest.index("rules:"):]
-    assert rules in template
-    assert "{{" not in template[template.index("rules:"):].replace("{{- end }}", "")
+    for phrase in ("create cannot be limited by name", "`--image`", "aftercare",
+                   "deployments/scale", "rbac.createCanaryIngress"):
+        assert phrase in template, phrase
+    assert "rbac.operatorSubjects" in (CHART / "templates" / "role-operator.yaml").read_text()
 
 
 def test_no_secret_material_in_values_or_templates() -> None:
@@ -197,6 +201,7 @@ def test_helm_template_objects_validate_strictly(helm: Any) -> None:
     objs = template(helm)
     assert {o["kind"] for o in objs} == {"ServiceAccount", "Role", "RoleBinding",
                                          "ConfigMap", "Job"}
+    assert len(by_kind(objs, "Role")) == 2  # the runner's and the operators'
     for version in K8S_VERSIONS:
         for obj in objs:
             validate_builtin(obj, version)
@@ -206,9 +211,10 @@ def test_helm_template_objects_validate_strictly(helm: Any) -> None:
 
 def test_helm_rendered_rbac_and_job_match_the_manifests(helm: Any) -> None:
     objs = template(helm)
-    role, binding, sa = one(objs, "Role"), one(objs, "RoleBinding"), one(objs, "ServiceAccount")
+    role = by_kind(objs, "Role")["rollout-shifter"]
+    binding, sa = one(objs, "RoleBinding"), one(objs, "ServiceAccount")
     job = one(objs, "Job")
-    assert grants(role) == EXPECTED_GRANTS
+    assert grants(role) == expected_grants("nginx")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                     "namespace": "demo"}]
@@ -263,3 +269,64 @@ def test_helm_enforces_the_schema(helm: Any) -> None:
     proc = helm("template", "rollout", str(CHART), "--set", "steps=10", ok=False)
     assert proc.returncode != 0 and "steps" in proc.stderr
 
+
+
+# --- RBAC per router --------------------------------------------------------------------
+
+ROUTER_VALUES = {
+    "nginx": ["--set", "router.kind=nginx"],
+    "gateway": ["--set", "router.kind=gateway", "--set", "router.ingress=null"],
+    "istio": ["--set", "router.kind=istio", "--set", "router.ingress=null"],
+    "service": ["--set", "router.kind=service", "--set", "router.ingress=null"],
+}
+
+
+def roles(objs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    found = by_kind(objs, "Role")
+    return found["rollout-shifter"], found["rollout-shifter-operator"]
+
+
+@pytest.mark.parametrize("router", ROUTERS)
+def test_helm_roles_are_rendered_for_the_router_and_equal_the_manifests(
+        helm: Any, router: str) -> None:
+    runner, operator = roles(template(helm, *ROUTER_VALUES[router]))
+    assert grants(runner) == expected_grants(router)
+    assert grants(operator) == expected_grants(router, operator=True)
+    manifest_runner, manifest_operator = render_roles(router)
+    assert grants(runner) == grants(manifest_runner)
+    assert grants(operator) == grants(manifest_operator)
+
+
+def test_helm_role_names_follow_the_values(helm: Any) -> None:
+    """Another release, own Service/Deployment names and router object names."""
+    runner, operator = roles(template(
+        helm, "--set", "release=web", "--set", "router.ingress=web-main",
+        "--set", "router.canary_ingress=web-next"))
+    assert grants(runner) == (
+        expected_grants("nginx", "web") - {g for g in expected_grants("nginx", "web")
+                                           if g[1] == "ingresses" and g[3]}
+        | {("networking.k8s.io", "ingresses", verb, name) for verb in ("get", "patch")
+           for name in ("web-main", "web-next")})
+    assert ("coordination.k8s.io", "leases", "patch", "shifter-web") in grants(operator)
+    (route,) = {g[3] for g in grants(roles(template(
+        helm, *ROUTER_VALUES["gateway"], "--set", "router.route=edge"))[0])
+        if g[1] == "httproutes"}
+    assert route == "edge"
+
+
+def test_helm_canary_create_and_operator_role_can_be_left_out(helm: Any) -> None:
+    """The values are in values.schema.json, so helm validates them too."""
+    objs = template(helm, "--set", "rbac.createCanaryIngress=false",
+                    "--set", "rbac.operatorRole=false")
+    (runner,) = by_kind(objs, "Role").values()
+    assert grants(runner) == expected_grants("nginx", create_canary=False)
+    objs = template(helm, "--set-json",
+                    'rbac.operatorSubjects=[{"kind":"Group","name":"release-managers",'
+                    '"apiGroup":"rbac.authorization.k8s.io"}]')
+    binding = by_kind(objs, "RoleBinding")["rollout-shifter-operator"]
+    assert binding["roleRef"]["name"] == "rollout-shifter-operator"
+    assert binding["subjects"] == [{"kind": "Group", "name": "release-managers",
+                                    "apiGroup": "rbac.authorization.k8s.io"}]
+    for version in K8S_VERSIONS:
+        for obj in objs:
+            validate_builtin(obj, version)

@@ -11,6 +11,7 @@ The helpers here are reused by test_chart.py for the Helm chart's output.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 import sys
@@ -34,29 +35,42 @@ KUBECTL = Path(sys.executable).parent / "kubectl"
 # and the newest schemas kubernetes-validate ships.
 K8S_VERSIONS = ("1.31", kubernetes_validate.latest_version())
 
-# Every API call shifter makes, as (API group, resource, verb): the Role must grant exactly
-# these. Routers: nginx gets/creates/patches Ingresses; gateway and istio get/patch their
-# route objects; the service router patches the stable Service. Pre-flight reads both
-# colours' Services and the new colour's Deployment. The Lease `shifter-<release>` is the
-# lock and state (create, get, replace = update, merge-patch by the control commands).
-# Rollout history goes to core/v1 Events.
-EXPECTED_GRANTS = frozenset({
-    ("networking.k8s.io", "ingresses", "get"),
-    ("networking.k8s.io", "ingresses", "create"),
-    ("networking.k8s.io", "ingresses", "patch"),
-    ("gateway.networking.k8s.io", "httproutes", "get"),
-    ("gateway.networking.k8s.io", "httproutes", "patch"),
-    ("networking.istio.io", "virtualservices", "get"),
-    ("networking.istio.io", "virtualservices", "patch"),
-    ("", "services", "get"),
-    ("", "services", "patch"),
-    ("apps", "deployments", "get"),
-    ("coordination.k8s.io", "leases", "get"),
-    ("coordination.k8s.io", "leases", "create"),
-    ("coordination.k8s.io", "leases", "update"),
-    ("coordination.k8s.io", "leases", "patch"),
-    ("", "events", "create"),
-})
+# Every API call shifter makes, as (API group, resource, verb, name): the Roles must grant
+# exactly these ("" = any name: RBAC cannot limit `create` by name). The runner reads both
+# colours' Services and Deployments (pre-flight; a rollout goes either way), reads, creates
+# and renews (update) the Lease `shifter-<release>`, and creates core/v1 Events; each router
+# gets and patches its own objects, and nginx creates the canary Ingress when it is missing.
+# The operators' Role reads and patches the Lease (requests), updates it (abort with no
+# runner), and gets/patches the router's objects (status reads the split, abort reverts).
+def expected_grants(router: str, release: str = "shop", *, operator: bool = False,
+                    create_canary: bool = True) -> frozenset[tuple[str, str, str, str]]:
+    lease = f"shifter-{release}"
+    colours = (f"{release}-blue", f"{release}-green")
+    router_objects = {
+        "nginx": ("networking.k8s.io", "ingresses", (release, f"{release}-canary")),
+        "gateway": ("gateway.networking.k8s.io", "httproutes", (release,)),
+        "istio": ("networking.istio.io", "virtualservices", (release,)),
+        "service": ("", "services", (release,)),
+    }[router]
+    group, resource, names = router_objects
+    out = {(group, resource, verb, name) for verb in ("get", "patch") for name in names}
+    if operator:
+        if router == "nginx":  # abort only ever patches the canary
+            out.discard((group, resource, "patch", release))
+        out |= {("coordination.k8s.io", "leases", verb, lease)
+                for verb in ("get", "patch", "update")}
+        return frozenset(out)
+    out |= {("", "services", "get", name) for name in colours}
+    out |= {("apps", "deployments", "get", name) for name in colours}
+    out |= {("coordination.k8s.io", "leases", "get", lease),
+            ("coordination.k8s.io", "leases", "update", lease),
+            ("coordination.k8s.io", "leases", "create", ""), ("", "events", "create", "")}
+    if router == "nginx" and create_canary:
+        out.add(("networking.k8s.io", "ingresses", "create", ""))
+    return frozenset(out)
+
+
+ROUTERS = ("nginx", "gateway", "istio", "service")
 
 # CRD-backed kinds: kubernetes-validate only warns on these, so they go to jsonschema.
 CRD_FILES = {
@@ -134,18 +148,46 @@ def validate_custom(obj: dict[str, Any]) -> None:
                        f"at {list(errors[0].absolute_path)}"
 
 
-def grants(role: dict[str, Any]) -> set[tuple[str, str, str]]:
-    """The Role's rules flattened to (group, resource, verb); no wildcard may appear."""
-    out: set[tuple[str, str, str]] = set()
+def grants(role: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    """The Role's rules flattened to (group, resource, verb, name), name "" for any; no
+    wildcard may appear, and only `create` rules may leave the names open."""
+    out: set[tuple[str, str, str, str]] = set()
     for rule in role["rules"]:
-        assert not rule.get("resourceNames"), "resourceNames are not used (see role.yaml)"
         assert not rule.get("nonResourceURLs"), "a Role has no nonResourceURLs"
+        names = rule.get("resourceNames") or [""]
+        if names == [""]:
+            assert rule["verbs"] == ["create"], f"a rule other than create names nothing: {rule}"
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 for verb in rule["verbs"]:
-                    assert "*" not in (group, resource, verb), f"wildcard in rule {rule}"
-                    out.add((group, resource, verb))
+                    for name in names:
+                        assert "*" not in (group, resource, verb, name), f"wildcard in {rule}"
+                        out.add((group, resource, verb, name))
     return out
+
+
+def render_roles(router: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The runner's and the operators' Roles with `router`'s component, as
+    `kubectl kustomize` renders them (an overlay of manifests/ in a temporary directory)."""
+    return _render_roles(router)
+
+
+@functools.cache
+def _render_roles(router: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rel = os.path.relpath(MANIFESTS, tmp)
+        (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump({
+            "resources": [f"{rel}/role.yaml", f"{rel}/operator-role.yaml"],
+            "components": [f"{rel}/components/router-{router}"]}))
+        proc = subprocess.run([str(KUBECTL), "kustomize", "--load-restrictor",
+                               "LoadRestrictionsNone", tmp], capture_output=True, text=True,
+                              timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    roles = by_kind(load_docs(proc.stdout), "Role")
+    return roles["shifter"], roles["shifter-operator"]
 
 
 def check_job_security(job: dict[str, Any]) -> None:
@@ -194,7 +236,7 @@ def check_job_retry_policy(job: dict[str, Any]) -> None:
 # --- rendering and schemas ------------------------------------------------------------------
 
 KUSTOMIZATIONS = {
-    "manifests": {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Job"},
+    "manifests": {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Job"},  # two Roles
     "manifests/demo": {"Namespace", "Deployment", "Service", "Ingress", "ConfigMap"},
     "manifests/demo/gateway": {"Gateway", "HTTPRoute"},
 }
@@ -238,26 +280,55 @@ def test_httproute_validates_against_the_gateway_api_crd() -> None:
 # --- RBAC -----------------------------------------------------------------------------------
 
 def test_role_grants_exactly_the_calls_shifter_makes() -> None:
-    role = one(render("manifests"), "Role")
-    assert grants(role) == EXPECTED_GRANTS
+    objs = render("manifests")
+    roles = by_kind(objs, "Role")
+    assert set(roles) == {"shifter", "shifter-operator"}
+    assert grants(roles["shifter"]) == expected_grants("nginx")  # the config's router
+    assert grants(roles["shifter-operator"]) == expected_grants("nginx", operator=True)
 
 
-def test_role_file_is_loadable_on_its_own_and_every_rule_is_commented() -> None:
-    """The lead's RBAC lab test loads manifests/role.yaml directly: keep it self-contained."""
+@pytest.mark.parametrize("router", ROUTERS)
+def test_each_router_component_adds_only_that_routers_objects(router: str) -> None:
+    runner, operator = render_roles(router)
+    assert grants(runner) == expected_grants(router)
+    assert grants(operator) == expected_grants(router, operator=True)
+
+
+def test_role_files_are_loadable_on_their_own_and_every_rule_is_commented() -> None:
+    """The RBAC lab test loads manifests/role.yaml directly: keep it self-contained. Every
+    rule, and every component, says what it is for."""
+    for name, kind_name in (("role.yaml", "shifter"), ("operator-role.yaml", "shifter-operator")):
+        text = (MANIFESTS / name).read_text()
+        role = yaml.safe_load(text)
+        assert role["kind"] == "Role" and role["metadata"]["name"] == kind_name
+        grants(role)
+        lines = text.splitlines()
+        starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
+        assert len(starts) == len(role["rules"])
+        for i in starts:
+            assert lines[i - 1].strip().startswith("#"), f"{name}:{i + 1}: rule has no comment"
+    for router in ROUTERS:
+        text = (MANIFESTS / "components" / f"router-{router}" / "kustomization.yaml").read_text()
+        assert text.startswith(f"# The {router} router's rules"), router
+
+
+def test_the_rules_later_features_need_are_there_commented_out() -> None:
+    """`--image` patches the idle colour's Deployment; aftercare scales the old one down (and
+    `undo` up): their rules wait in role.yaml, commented, limited to the two colours."""
     text = (MANIFESTS / "role.yaml").read_text()
-    role = yaml.safe_load(text)
-    assert role["kind"] == "Role" and role["metadata"]["name"] == "shifter"
-    assert grants(role) == EXPECTED_GRANTS
-    lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
-    assert len(starts) == len(role["rules"])
-    for i in starts:
-        assert lines[i - 1].strip().startswith("#"), f"rule at line {i + 1} has no comment"
+    body = text[text.index("\nrules:"):]
+    commented = [re.sub(r"^\s*# ", "", line) for line in body.splitlines()
+                 if re.match(r"^\s*# (- |  )\S", line)]  # commented-out YAML list items
+    rules = yaml.safe_load("\n".join(commented))
+    assert {(r["resources"][0], tuple(r["verbs"]), tuple(r["resourceNames"])) for r in rules} == {
+        ("deployments", ("get", "patch"), ("shop-blue", "shop-green")),
+        ("deployments/scale", ("get", "patch", "update"), ("shop-blue", "shop-green"))}
+    assert "--image" in text and "aftercare" in text
 
 
 def test_rolebinding_binds_the_role_to_the_jobs_service_account() -> None:
     objs = render("manifests")
-    sa, role = one(objs, "ServiceAccount"), one(objs, "Role")
+    sa, role = one(objs, "ServiceAccount"), by_kind(objs, "Role")["shifter"]
     binding, job = one(objs, "RoleBinding"), one(objs, "Job")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": role["metadata"]["name"]}

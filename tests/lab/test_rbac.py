@@ -1,24 +1,35 @@
-"""The shipped Role is sufficient and minimal, checked in the lab's API emulator (issue 6).
+"""The shipped Roles are sufficient, each of their grants is needed, and they reach no other
+object, checked in the lab's API emulator (issue 13, defect 11).
 
-Every test runs the real CLI with a bearer token whose user has the rules of
-``manifests/role.yaml`` (loaded into the emulator's RBAC with ``load_role``), or those rules
-with one removed:
+The Roles are rendered as a user gets them: ``kubectl kustomize`` of manifests/role.yaml
+(the runner: ``shifter run``) and manifests/operator-role.yaml (the operators' commands)
+with the router's component (``tests.contract.test_manifests.render_roles``; the chart
+renders the same, tests/contract/test_chart.py). Two users with bearer tokens: the runner
+(the Job's ServiceAccount) and an operator; the real CLI runs as each.
 
-- sufficient: for each router, a full rollout (run to promotion, status, an abort from
-  another process and, for nginx, a resume after ``kill -9``) succeeds, and no request
-  of that user was answered 403;
-- minimal, per rule: removing it makes some part of a rollout fail with one clear 403 line
-  naming the verb and resource, and nothing changed; the requests each router's rollout made
-  with the full Role use every verb of every rule (so no verb is granted for nothing).
+- sufficient: for each router, two rollouts (blue to green, then back) as the runner, and
+  status, pause, resume, abort of a held run and abort with no live runner as the operator,
+  succeed with no 403; together they use every (verb, resource, name) each Role grants;
+- necessary: without any one verb of any rule, some part fails with one 403 line naming
+  the verb and the object, exit 2, nothing changed (Events are best effort: the rollout
+  completes with a warning per Event it could not write);
+- least: with either Role, every verb on another Service, Ingress, HTTPRoute,
+  VirtualService or Lease in the namespace is answered 403, and nothing of them changes.
+
+The emulator's RBAC matches a rule as the API server's does (``lab/apiserver/rbac.py``): a
+rule with ``resourceNames`` never matches a ``create`` (the name is not in the URL), nor a
+``list`` without a name (kubernetes ``plugin/pkg/auth/authorizer/rbac/rbac.go``:
+``RuleAllows`` requires ``ResourceNameMatches(rule, request name)``, from
+``pkg/apis/rbac/v1/evaluation_helpers.go``, and a create or list request has no name).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,70 +38,29 @@ import pytest
 import yaml
 
 from lab.core import Lab
+from tests.contract.test_manifests import grants, render_roles
 from tests.lab.cli import Result, Running, config, env, parse, resource_versions, wait_for_split
 from tests.lab.cli import command as lab_command
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLE: dict[str, Any] = yaml.safe_load((ROOT / "manifests" / "role.yaml").read_text())
-USER = "system:serviceaccount:demo:shifter"
-TOKEN = "rbac-test-token"  # a lab-only bearer token for USER
+
+RUNNER = "system:serviceaccount:demo:shifter"
+OPERATOR = "alice"
+TOKENS = {RUNNER: "rbac-runner-token", OPERATOR: "rbac-operator-token"}  # lab-only
 ROUTERS = ("nginx", "gateway", "istio", "service")
 FAST = {"bake": "2s", "interval": "1s"}  # min_requests is 20 in `config()`
-SLOW = {"bake": "30s", "step_deadline": "60s"}  # a first step that stays put while aborted
+SLOW = {"bake": "30s", "step_deadline": "60s"}  # a first step that stays put meanwhile
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_GROUPS = {"ingresses": "networking.k8s.io", "httproutes": "gateway.networking.k8s.io",
-           "virtualservices": "networking.istio.io", "services": "", "deployments": "apps",
-           "leases": "coordination.k8s.io", "events": ""}
-
-# What each router's rollout (run, status, abort, resume) asks the API server for, as
-# (verb, "resource.group"). Their union must be exactly the Role's grants.
-_COMMON = {("get", "services"), ("get", "deployments.apps"),
-           ("get", "leases.coordination.k8s.io"), ("create", "leases.coordination.k8s.io"),
-           ("update", "leases.coordination.k8s.io"), ("patch", "leases.coordination.k8s.io"),
-           ("create", "events")}
-NEEDS: dict[str, set[tuple[str, str]]] = {
-    "nginx": _COMMON | {("get", "ingresses.networking.k8s.io"),
-                        ("create", "ingresses.networking.k8s.io"),
-                        ("patch", "ingresses.networking.k8s.io")},
-    "gateway": _COMMON | {("get", "httproutes.gateway.networking.k8s.io"),
-                          ("patch", "httproutes.gateway.networking.k8s.io")},
-    "istio": _COMMON | {("get", "virtualservices.networking.istio.io"),
-                        ("patch", "virtualservices.networking.istio.io")},
-    "service": _COMMON | {("patch", "services")},
-}
-RESUME = ("nginx",)  # kill -9 and resume (about 12 s): one router keeps the file under budget
-
-# Per rule: the router whose rollout needs it, and the first call its absence forbids.
-MINIMAL = {
-    "ingresses": ("nginx", "get", "ingresses.networking.k8s.io/shop"),
-    "httproutes": ("gateway", "get", "httproutes.gateway.networking.k8s.io/shop"),
-    "virtualservices": ("istio", "get", "virtualservices.networking.istio.io/shop"),
-    "services": ("service", "get", "services/shop"),
-    "deployments": ("nginx", "get", "deployments.apps/shop-green"),
-    "leases": ("gateway", "get", "leases.coordination.k8s.io/shifter-shop"),
-    "events": ("service", "create", "events/"),  # the service router's rollout is shortest
-}
+ROUTER_RESOURCE = {"nginx": ("networking.k8s.io", "ingresses"),
+                   "gateway": ("gateway.networking.k8s.io", "httproutes"),
+                   "istio": ("networking.istio.io", "virtualservices"),
+                   "service": ("", "services")}
 
 
-def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    out = set()
-    for rule in rules:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                for verb in rule["verbs"]:
-                    out.add((verb, f"{resource}.{group}" if group else resource))
-    return out
-
-
-def is_discovery(path: str) -> bool:
-    parts = path.split("?")[0].strip("/").split("/")
-    return (parts[0] == "api" and len(parts) <= 2) or (parts[0] == "apis" and len(parts) <= 3)
-
-
-def called(path: str, method: str) -> tuple[str, str]:
-    """(verb, "resource.group") of one request path as the RBAC authorizer sees it."""
+def called(path: str, method: str) -> tuple[str, str, str, str]:
+    """(group, resource, verb, name) of one request as the RBAC authorizer sees it."""
     parts = path.split("?")[0].strip("/").split("/")
     if parts[0] == "api":
         group, rest = "", parts[2:]
@@ -99,31 +69,43 @@ def called(path: str, method: str) -> tuple[str, str]:
     if rest[:1] == ["namespaces"] and len(rest) > 2:
         rest = rest[2:]
     resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")
+    name = rest[1] if len(rest) > 1 else ""
     verb = _VERBS[method]
     if method == "GET" and len(rest) == 1:
         verb = "watch" if "watch=" in path else "list"
-    return verb, f"{resource}.{group}" if group else resource
+    return group, resource, verb, name
 
 
-def of_user(lab: Lab) -> list[Any]:
-    return [r for r in lab.apiserver.requests.snapshot() if r.user == USER]
+def is_discovery(path: str) -> bool:
+    parts = path.split("?")[0].strip("/").split("/")
+    return (parts[0] == "api" and len(parts) <= 2) or (parts[0] == "apis" and len(parts) <= 3)
 
 
-class AsUser:
-    """Runs the CLI against `lab` with a kubeconfig holding USER's token (namespace demo)."""
+def calls_of(lab: Lab, user: str) -> list[Any]:
+    return [r for r in lab.apiserver.requests.snapshot()
+            if r.user == user and not is_discovery(r.path)]
 
-    def __init__(self, lab: Lab, tmp_path: Path, rules: list[dict[str, Any]]) -> None:
+
+def forbidden_of(lab: Lab, user: str) -> set[tuple[str, str, str, str]]:
+    return {called(r.path, r.method) for r in calls_of(lab, user) if r.status == 403}
+
+
+def used_of(lab: Lab, user: str) -> set[tuple[str, str, str, str]]:
+    return {called(r.path, r.method) for r in calls_of(lab, user)}
+
+
+class As:
+    """Runs the CLI against `lab` as `user`, whose rules are `rules`."""
+
+    def __init__(self, lab: Lab, tmp_path: Path, user: str, rules: list[dict[str, Any]]) -> None:
         self.lab = lab
         self.tmp_path = tmp_path
-        lab.apiserver.add_token(TOKEN, USER)
-        if rules == ROLE["rules"]:
-            lab.apiserver.load_role(USER, ROLE)
-        else:
-            lab.apiserver.set_rules(USER, rules)
-        kubeconfig = lab.apiserver.write_kubeconfig(tmp_path / "kubeconfig-rbac", token=TOKEN,
-                                                    namespace=lab.namespace)
-        # `tests.lab.cli` only reads `info["kubeconfig"]` from the lab it is given
-        self.target: Any = SimpleNamespace(info={**lab.info, "kubeconfig": str(kubeconfig)})
+        lab.apiserver.add_token(TOKENS[user], user)
+        lab.apiserver.set_rules(user, rules)
+        self.kubeconfig = lab.apiserver.write_kubeconfig(
+            tmp_path / f"kubeconfig-{user.rsplit(':', 1)[-1]}", token=TOKENS[user],
+            namespace=lab.namespace)
+        self.target: Any = SimpleNamespace(info={**lab.info, "kubeconfig": str(self.kubeconfig)})
 
     def config_file(self, router: str, **overrides: Any) -> str:
         path = self.tmp_path / f"shift-{time.monotonic_ns()}.yaml"
@@ -142,183 +124,320 @@ class AsUser:
         return Running(self.target, "run", "shop", "-f", self.config_file(router, **overrides),
                        log_dir=self.tmp_path)
 
-
-def forbidden_of(lab: Lab) -> list[str]:
-    """The user's requests answered 403, as "METHOD path"."""
-    return [f"{r.method} {r.path}" for r in of_user(lab) if r.status == 403]
+    def control(self, action: str, *extra: str) -> Result:
+        return self.shifter(action, "shop", "-n", self.lab.namespace, *extra)
 
 
-def denied_calls(denied: list[str]) -> set[tuple[str, str]]:
-    return {called(path, method) for method, path in (d.split(" ", 1) for d in denied)}
+def users(lab: Lab, tmp_path: Path, router: str, *, runner: list[dict[str, Any]] | None = None,
+          operator: list[dict[str, Any]] | None = None) -> tuple[As, As]:
+    runner_role, operator_role = render_roles(router)
+    return (As(lab, tmp_path, RUNNER, runner if runner is not None else runner_role["rules"]),
+            As(lab, tmp_path, OPERATOR,
+               operator if operator is not None else operator_role["rules"]))
+
+
+def granted_match(granted: set[tuple[str, str, str, str]],
+                  call: tuple[str, str, str, str]) -> tuple[str, str, str, str] | None:
+    """The grant allowing `call` (a `create` grant names no object)."""
+    group, resource, verb, name = call
+    for key in ((group, resource, verb, name), (group, resource, verb, "")):
+        if key in granted:
+            return key
+    return None
+
+
+def router_objects(lab: Lab) -> dict[str, str]:
+    return {k: v for k, v in resource_versions(lab).items()
+            if not k.startswith(("leases/", "events/"))}
+
+
+def crash_after_first_step(runner: As, lab: Lab, router: str) -> None:
+    """A run killed with SIGKILL at step 1; returns once its (2 s) Lease has expired."""
+    run = runner.background(router, **SLOW)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+    finally:
+        run.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lease = lab.apiserver.store.get("coordination.k8s.io/v1", "leases", lab.namespace,
+                                        "shifter-shop")
+        renew = lease.get("spec", {}).get("renewTime") if lease else None
+        if renew is None:
+            return
+        age = time.time() - datetime.fromisoformat(renew.replace("Z", "+00:00")).timestamp()
+        if age > lease["spec"].get("leaseDurationSeconds", 2) + 0.5:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the crashed run's Lease did not expire")
 
 
 # -- sufficient --------------------------------------------------------------------------
 
 
-def test_needs_cover_exactly_the_role() -> None:
-    """Every verb the Role grants is one some router's rollout uses, and nothing more."""
-    assert set().union(*NEEDS.values()) == granted(ROLE["rules"])
-    assert len(ROLE["rules"]) == len(MINIMAL) == 7
-    assert {r["resources"][0] for r in ROLE["rules"]} == set(MINIMAL)
-
-
-def _abort_from_another_process(user: AsUser, lab: Lab, router: str) -> None:
-    run = user.background(router, **SLOW)
+def _operator_steers_a_held_run(runner: As, operator: As, lab: Lab, router: str) -> None:
+    run = runner.background(router, **SLOW)
     try:
         run.wait_for_event(lambda e: e.get("event") == "step")
-        ctl = user.shifter("abort", "shop", "-n", lab.namespace, "--wait", "20s")
+        for action in ("pause", "resume"):
+            ctl = operator.control(action, "--wait", "20s")
+            assert ctl.code == 0, ctl.stderr
+        ctl = operator.control("abort", "--wait", "20s")
         assert ctl.code == 0, ctl.stderr
         result = run.wait(timeout=30)
     finally:
         run.kill()
     assert result.code == 4, result.stderr[-3000:]
-    assert result.summary["outcome"] == "aborted"
     wait_for_split(lab, {"blue": 100.0})
-
-
-def _kill_then_resume(user: AsUser, lab: Lab, router: str) -> None:
-    run = user.background(router, bake="3s")
-    try:
-        run.wait_for_event(lambda e: e.get("event") == "step" and e.get("weight") == 50)
-    finally:
-        run.kill()  # SIGKILL to the process group: no revert, the Lease stays held
-    deadline = time.monotonic() + 15
-    while True:  # the lock frees itself once the (2 s) Lease expires
-        again = user.run(router, bake="2s")
-        if again.code != 6 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    assert again.code == 0, again.stderr[-3000:]
-    assert any(e.get("check") == "resume" for e in again.of("preflight"))
-    assert [e["weight"] for e in again.of("step")] == [50, 100]
-    wait_for_split(lab, {"green": 100.0})
 
 
 @pytest.mark.parametrize("lab", ROUTERS, indirect=True)
-def test_full_rollout_with_the_shipped_role(lab: Lab, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rollouts_and_operator_commands_with_the_shipped_roles(
+        lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     router = lab.router
-    user = AsUser(lab, tmp_path, ROLE["rules"])
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    runner, operator = users(lab, tmp_path, router)
     lab.apiserver.requests.clear()
 
-    result = user.run(router)
-    assert result.code == 0, result.stderr[-3000:]
-    assert result.summary["outcome"] == "promoted"
+    there = runner.run(router)  # blue -> green
+    assert there.code == 0, there.stderr[-3000:]
     wait_for_split(lab, {"green": 100.0})
-    status = user.shifter("status", "shop", "-n", lab.namespace)
-    assert status.code == 0, status.stderr
-    assert '"phase": "promoted"' in status.stdout
+    back = runner.run(router)  # green -> blue: the other colour's objects
+    assert back.code == 0, back.stderr[-3000:]
+    wait_for_split(lab, {"blue": 100.0})
+    status = operator.control("status")
+    assert status.code == 0 and '"phase": "promoted"' in status.stdout, status.stderr
 
     lab.reseed(router)
-    _abort_from_another_process(user, lab, router)
+    _operator_steers_a_held_run(runner, operator, lab, router)
+    lab.reseed(router)
+    crash_after_first_step(runner, lab, router)
+    abort = operator.control("abort")
+    assert abort.code == 0, abort.stderr
+    wait_for_split(lab, {"blue": 100.0})
 
-    if router in RESUME:
-        monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
-        lab.reseed(router)
-        _kill_then_resume(user, lab, router)
-
-    requests = of_user(lab)
-    assert requests, "no request was made with the RBAC user's token"
-    assert forbidden_of(lab) == []
-    # Discovery (/apis/<group>) is open to every authenticated user, as on a real cluster.
-    used = {called(r.path, r.method) for r in requests if not is_discovery(r.path)}
-    assert used == NEEDS[router]
-
-
-# -- minimal -----------------------------------------------------------------------------
+    runner_role, operator_role = render_roles(router)
+    for user, role in ((RUNNER, runner_role), (OPERATOR, operator_role)):
+        assert calls_of(lab, user), f"no request was made with {user}'s token"
+        assert forbidden_of(lab, user) == set(), user
+        granted = grants(role)
+        used = used_of(lab, user)
+        assert {granted_match(granted, c) for c in used} == granted, (user, used)
 
 
-def _without(resource: str) -> list[dict[str, Any]]:
-    rules = [copy.deepcopy(r) for r in ROLE["rules"] if r["resources"] != [resource]]
-    assert len(rules) == len(ROLE["rules"]) - 1
-    return rules
+# -- necessary ---------------------------------------------------------------------------
 
 
-def _router_objects(lab: Lab) -> dict[str, str]:
-    return {k: v for k, v in resource_versions(lab).items()
-            if not k.startswith(("leases/", "events/"))}
+def without(rules: list[dict[str, Any]], index: int, verb: str) -> list[dict[str, Any]]:
+    out = copy.deepcopy(rules)
+    out[index]["verbs"].remove(verb)
+    if not out[index]["verbs"]:
+        del out[index]
+    return out
 
 
-@pytest.mark.parametrize("resource", list(MINIMAL))
-def test_each_rule_is_needed(resource: str, lab_session: Lab, tmp_path: Path) -> None:
-    """Without any one rule, a rollout fails at the first call that rule allowed: one line
-    ``error: forbidden: cannot VERB RESOURCE.GROUP/NAME ...`` and exit 2, with no router
-    object or traffic changed.
+def _runner_cases() -> list[tuple[str, int, str]]:
+    """(router, rule index, verb): the shared rules once (gateway), each router's own."""
+    cases = []
+    runner_role, _ = render_roles("gateway")
+    base = len(yaml.safe_load((ROOT / "manifests" / "role.yaml").read_text())["rules"])
+    for i, rule in enumerate(runner_role["rules"][:base]):
+        cases += [("gateway", i, verb) for verb in rule["verbs"]]
+    for router in ROUTERS:
+        rules = render_roles(router)[0]["rules"]
+        cases += [(router, i, verb) for i in range(base, len(rules))
+                  for verb in rules[i]["verbs"]]
+    return cases
 
-    The exception is ``events``: Events are best effort in shifter (``shifter/kevents.py``),
-    so without that rule the rollout still completes, and each Event it could not write is
-    a warning on stderr naming the 403. The rule stays in the Role because ``kubectl
-    describe`` on the router object is where users look for the rollout's history.
-    """
-    router, verb, target = MINIMAL[resource]
+
+def _case_id(case: tuple[str, int, str]) -> str:
+    router, index, verb = case
+    rule = render_roles(router)[0]["rules"][index]
+    names = "named" if rule.get("resourceNames") else "any"
+    return f"{router}-{verb}-{rule['resources'][0]}-{names}"
+
+
+RUNNER_CASES = _runner_cases()
+
+
+@pytest.mark.parametrize("case", RUNNER_CASES, ids=[_case_id(c) for c in RUNNER_CASES])
+def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: Lab,
+                                     tmp_path: Path) -> None:
+    """Without one verb of one rule, a rollout fails at the first call it allowed: one
+    line ``error: forbidden: cannot VERB RESOURCE/NAME ...`` and exit 2, with no router
+    object or traffic changed. Events are the exception (best effort, see the docstring)."""
+    router, index, verb = case
     lab = lab_session
     lab.reseed(router)
-    user = AsUser(lab, tmp_path, _without(resource))
-    before = _router_objects(lab)
+    rules = render_roles(router)[0]["rules"]
+    rule = rules[index]
+    runner, _ = users(lab, tmp_path, router, runner=without(rules, index, verb))
+    before = router_objects(lab)
     lab.apiserver.requests.clear()
 
-    result = user.run(router)
+    result = runner.run(router)
 
-    denied = forbidden_of(lab)
-    assert denied, f"removing the {resource} rule forbade nothing"
-    group = _GROUPS[resource]
-    assert denied_calls(denied) == {(verb, f"{resource}.{group}" if group else resource)}, denied
-    line = f"forbidden: cannot {verb} {target}"
+    denied = forbidden_of(lab, RUNNER)
+    assert denied, f"removing {verb} from {rule} forbade nothing"
+    group, resource = rule["apiGroups"][0], rule["resources"][0]
+    assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
+    names = rule.get("resourceNames")
+    assert not names or {n for *_, n in denied} <= set(names), denied
+    what = f"{resource}.{group}" if group else resource
+    line = f"forbidden: cannot {verb} {what}/"
     if resource == "events":
         assert result.code == 0, result.stderr[-3000:]
-        assert result.summary["outcome"] == "promoted"
         warnings = [x for x in result.stderr.splitlines()
                     if "could not record a Kubernetes Event" in x]
-        assert warnings, result.stderr[-3000:]
-        assert all(line in x for x in warnings), warnings
+        assert warnings and all(line in x for x in warnings), result.stderr[-3000:]
         wait_for_split(lab, {"green": 100.0})
+        return
+    if (router, verb, resource) == ("nginx", "patch", "ingresses"):
+        # Needed, but found late: `create` made the canary at the first step's weight, and
+        # the next write (and so the revert) is denied. Exit 5 "revert FAILED", traffic
+        # left where the create put it: pre-flight does not check write permissions
+        # (reported; the nginx router and the pre-flight are not this test's to change).
+        assert result.code == 5 and "revert" in result.stderr, result.stderr[-3000:]
         return
     assert result.code == 2, result.stderr[-3000:]
     errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
-    assert len(errors) == 1, result.stderr[-3000:]
-    assert re.match(rf"error: {re.escape(line)}\S* in {lab.namespace}: .*forbidden", errors[0]), \
-        errors[0]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {line}"), result.stderr[-3000:]
     assert result.summary["outcome"] == "error" and result.summary["exit_code"] == 2
-    assert _router_objects(lab) == before
+    assert router_objects(lab) == before
     assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
 
 
-def test_first_run_needs_lease_create(lab_gateway: Lab, tmp_path: Path) -> None:
-    """`create` on Leases (the lock is taken with the rollout's first write): without it a
-    first run stops before any write, exit 2, with the 403 line."""
-    lab = lab_gateway
-    rules = copy.deepcopy(ROLE["rules"])
-    next(r for r in rules if r["resources"] == ["leases"])["verbs"].remove("create")
-    user = AsUser(lab, tmp_path, rules)
-    before = _router_objects(lab)
-    result = user.run("gateway")
-    assert result.code == 2, result.stderr[-3000:]
-    assert result.stderr.startswith(
-        "error: forbidden: cannot create leases.coordination.k8s.io/shifter-shop in demo: "
-    ), result.stderr[-3000:]
-    assert _router_objects(lab) == before
-    assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
+def _operator_scenario(router: str, verb: str, resource: str, runner: As, operator: As,
+                       lab: Lab) -> Result:
+    """The operator command that needs `verb` on `resource`, in the state it needs."""
+    if resource == "leases" and verb == "patch":  # a request to a held run
+        run = runner.background(router, **SLOW)
+        try:
+            run.wait_for_event(lambda e: e.get("event") == "step")
+            result = operator.control("pause")
+            assert run.proc.poll() is None, "the run stopped although the request never came"
+            run.signal(signal.SIGTERM)
+            assert run.wait(timeout=30).code == 4
+        finally:
+            run.kill()
+        return result
+    if resource == "leases" and verb == "get":
+        return operator.control("status")
+    crash_after_first_step(runner, lab, router)  # update, router get/patch: abort alone
+    return operator.control("abort")
 
 
-def test_abort_needs_lease_patch(lab_gateway: Lab, tmp_path: Path) -> None:
-    """`patch` on Leases is only used by the control commands (abort, pause, resume,
-    promote) from another shell: without it, `abort` fails with exit 2 and the 403 line,
-    and the run it could not reach is unaffected."""
-    lab = lab_gateway
-    rules = copy.deepcopy(ROLE["rules"])
-    lease_rule = next(r for r in rules if r["resources"] == ["leases"])
-    lease_rule["verbs"] = [v for v in lease_rule["verbs"] if v != "patch"]
-    user = AsUser(lab, tmp_path, rules)
-    run = user.background("gateway", **SLOW)
-    try:
-        run.wait_for_event(lambda e: e.get("event") == "step")
-        ctl = user.shifter("abort", "shop", "-n", lab.namespace)
-        assert ctl.code == 2, ctl.stderr
-        assert "forbidden: cannot patch leases.coordination.k8s.io/shifter-shop" in ctl.stderr
-        assert run.proc.poll() is None, "the run stopped although the abort never reached it"
-        run.signal(signal.SIGTERM)
-        result = run.wait(timeout=30)
-    finally:
-        run.kill()
-    assert result.code == 4
-    wait_for_split(lab, {"blue": 100.0})
+@pytest.mark.parametrize("verb,resource", [("get", "leases"), ("patch", "leases"),
+                                           ("update", "leases"), ("get", "router"),
+                                           ("patch", "router")])
+def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: Lab,
+                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without one verb of the operators' Role, the command that needs it fails with the
+    403 line; an abort that cannot take over leaves traffic as the crashed run left it."""
+    lab, router = lab_gateway, "gateway"
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    rules = render_roles(router)[1]["rules"]
+    plural = ROUTER_RESOURCE[router][1] if resource == "router" else resource
+    index = next(i for i, r in enumerate(rules) if r["resources"] == [plural])
+    runner, operator = users(lab, tmp_path, router, operator=without(rules, index, verb))
+    lab.apiserver.requests.clear()
+
+    result = _operator_scenario(router, verb, resource, runner, operator, lab)
+
+    denied = forbidden_of(lab, OPERATOR)
+    assert {(r, v) for _, r, v, _ in denied} == {(plural, verb)}, denied
+    assert f"forbidden: cannot {verb} " in result.stderr, result.stderr
+    # a denied Lease call is invalid input (2); a denied router call fails the revert that
+    # `abort` took over (1, "revert ... FAILED", with what to do by hand)
+    assert result.code == (1 if resource == "router" else 2), (result.stdout, result.stderr)
+    assert forbidden_of(lab, RUNNER) == set()
+    if verb != "get" or resource == "router":
+        assert lab.controller is not None
+        split = lab.controller.split
+        assert split.get("green", 0) in (0.0, 10.0), split  # never more than the run left
+
+
+# -- least -------------------------------------------------------------------------------
+
+OTHERS = [  # (api_version, plural, kind, name): objects shifter has no business with
+    ("v1", "services", "Service", "billing"),
+    ("networking.k8s.io/v1", "ingresses", "Ingress", "billing"),
+    ("gateway.networking.k8s.io/v1", "httproutes", "HTTPRoute", "billing"),
+    ("networking.istio.io/v1", "virtualservices", "VirtualService", "billing"),
+    ("coordination.k8s.io/v1", "leases", "Lease", "ingress-controller-leader"),
+    ("coordination.k8s.io/v1", "leases", "Lease", "shifter-billing"),
+]
+
+
+SPECS = {
+    "services": {"selector": {"app": "billing"}, "ports": [{"port": 80}]},
+    "ingresses": {"defaultBackend": {"service": {"name": "billing", "port": {"number": 80}}}},
+    "httproutes": {"parentRefs": [{"name": "gateway"}],
+                   "rules": [{"backendRefs": [{"name": "billing", "port": 80}]}]},
+    "virtualservices": {"hosts": ["billing"],
+                        "http": [{"route": [{"destination": {"host": "billing"}}]}]},
+    "leases": {"holderIdentity": "someone-else", "leaseDurationSeconds": 15},
+}
+
+
+def _seed_others(lab: Lab) -> None:
+    store = lab.apiserver.store
+    for api_version, plural, kind, name in OTHERS:
+        if store.get(api_version, plural, lab.namespace, name) is None:
+            store.create({"apiVersion": api_version, "kind": kind,
+                          "metadata": {"name": name, "namespace": lab.namespace},
+                          "spec": SPECS[plural]})
+
+
+def _try_everything(client: Any, api_version: str, plural: str, kind: str, name: str,
+                    ns: str) -> list[tuple[str, int]]:
+    from shifter.errors import KubeError
+    from shifter.kube.client import ObjectRef, PatchType
+
+    ref = ObjectRef(api_version, plural, kind, name, ns)
+    body = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}
+    attempts = {
+        "get": lambda: client.get(ref),
+        "list": lambda: client.list(ref),
+        "patch": lambda: client.patch(ref, {"metadata": {"labels": {"owned": "yes"}}},
+                                      PatchType.MERGE),
+        "update": lambda: client.replace(ref, body),
+        "delete": lambda: client.delete(ref),
+    }
+    out = []
+    for verb, attempt in attempts.items():
+        try:
+            attempt()
+            out.append((verb, 200))
+        except KubeError as exc:
+            out.append((verb, exc.status))
+    return out
+
+
+def test_the_roles_cannot_touch_another_object(lab_session: Lab, tmp_path: Path) -> None:
+    """Every router's runner and operator Role: another Service, Ingress, HTTPRoute,
+    VirtualService or Lease in the same namespace cannot be read, listed, patched, replaced
+    or deleted (403 each), and nothing of them changed."""
+    from shifter.kube.client import load_client
+
+    lab = lab_session
+    lab.reseed("gateway")
+    _seed_others(lab)
+    store = lab.apiserver.store
+    present = [o for o in OTHERS if store.get(o[0], o[1], lab.namespace, o[3])]
+    assert present == OTHERS
+    before = {o: store.get(o[0], o[1], lab.namespace, o[3])["metadata"]["resourceVersion"]
+              for o in present}
+    allowed = []
+    for router in ROUTERS:
+        for user, role in zip((RUNNER, OPERATOR), render_roles(router), strict=True):
+            person = As(lab, tmp_path, user, role["rules"])
+            client = load_client(kubeconfig=str(person.kubeconfig))
+            for obj in present:
+                for verb, status in _try_everything(client, *obj, lab.namespace):
+                    if status != 403:
+                        allowed.append((router, user, verb, obj[1], obj[3], status))
+    assert allowed == []
+    after = {o: store.get(o[0], o[1], lab.namespace, o[3])["metadata"]["resourceVersion"]
+             for o in present}
+    assert after == before

@@ -80,13 +80,16 @@ def test_bad_yaml_and_missing_file(tmp_path):
 
 def test_notify_needs_exactly_one_url(tmp_path, monkeypatch):
     p = write(tmp_path, "release: shop\nnotify:\n  - {format: slack}\n")
-    with pytest.raises(ConfigError, match="notify.0: expected exactly one of url or url_env"):
+    with pytest.raises(ConfigError, match=r"notify\[0\]: expected exactly one of url or url_env"):
         load_config(p, {})
     p = write(tmp_path, "release: shop\nnotify:\n  - {url_env: HOOK, format: slack}\n")
-    cfg = load_config(p, {})
-    with pytest.raises(ConfigError, match="HOOK is not set"):
-        cfg.notify[0].resolved_url()
+    monkeypatch.delenv("HOOK", raising=False)
+    # found when the config is loaded, before anything is written
+    with pytest.raises(ConfigError, match=r"notify\[0\]\.url_env: environment variable HOOK "
+                                          r"is not set"):
+        load_config(p, {})
     monkeypatch.setenv("HOOK", "https://hooks.example/secret")
+    cfg = load_config(p, {})
     assert cfg.notify[0].resolved_url() == "https://hooks.example/secret"
 
 
@@ -101,3 +104,38 @@ analysis:
     cfg = load_config(p, {})
     assert cfg.router == {"kind": "istio"}
     assert cfg.analysis.checks[0].kind == "threshold"
+
+
+@pytest.mark.parametrize("text,secret,field", [
+    ("analysis: {prometheus: 'htp://shifter:pr0m-pa55@prom:9090'}", "pr0m-pa55",
+     "analysis.prometheus"),
+    ("notify: [{url: 'ftp://hooks.example/services/T0/B0/xoxTOKEN42'}]", "xoxTOKEN42",
+     "notify[0].url"),
+    ("notify: [{url: 'https://hooks.example/services/xoxTOKEN42', events: [nope]}]",
+     "xoxTOKEN42", "notify[0].events"),
+    ("smoke: [{url: 'gopher://u:sm0ke-pw@x/?token=qtoken99'}]", "sm0ke-pw", "smoke[0].url"),
+    ("smoke: [{url: 'http://x/?token=qtoken99', retries: lots}]", "qtoken99", "smoke[0].retries"),
+    ("analysis: {prometheus: ['http://u:pr0m-pa55@p']}", "pr0m-pa55", "analysis.prometheus"),
+])
+def test_errors_never_echo_a_secret(tmp_path, text, secret, field):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"release: shop\n{text}\n"), {})
+    assert str(err.value).startswith(f"{field}: "), str(err.value)
+    assert secret not in str(err.value), str(err.value)
+
+
+def test_the_config_registers_its_secrets(tmp_path, monkeypatch):
+    from shifter import redact
+
+    redact.forget_all()
+    monkeypatch.setenv("HOOK", "https://hooks.example/services/envTOKEN77")
+    load_config(write(tmp_path, """release: shop
+analysis: {prometheus: 'http://shifter:pr0m-pa55@prom:9090'}
+smoke: [{url: 'http://{service}/healthz', headers: {Authorization: 'Bearer hdrTOKEN'}}]
+notify: [{url_env: HOOK}]
+"""), {})
+    try:
+        text = redact.scrub_text("pr0m-pa55 hdrTOKEN /services/envTOKEN77")
+    finally:
+        redact.forget_all()
+    assert text == "*** *** ***"

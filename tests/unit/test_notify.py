@@ -245,3 +245,21 @@ def test_bad_webhook_is_one_clear_config_error(kwargs: dict[str, Any], field: st
     assert info.value.field == f"notifications.webhooks.{field}"
     assert "SECRET" not in str(info.value)
 
+
+
+def test_a_secret_in_a_payload_is_not_posted(receiver: Receiver) -> None:
+    """The webhook URL and other registered secrets never leave in a body (a reason that
+    quotes an error message could carry one)."""
+    from shifter import redact
+
+    redact.register("pr0m-password")
+    try:
+        notifier = make(receiver)
+        notifier.notify("failed", {"reason": f"cannot post to {receiver.url}; "
+                                             "Prometheus http://u:pr0m-password@prom"})
+        assert notifier.close()
+    finally:
+        redact.forget_all()
+    sent = json.dumps(receiver.bodies)
+    assert "xoxSECRETTOKEN" not in sent and "pr0m-password" not in sent
+    assert "http://***@prom" in sent

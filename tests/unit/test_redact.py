@@ -97,3 +97,57 @@ def test_processor_in_a_structlog_chain(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "7IsoQTrixdUtE971O1xQTm4T" not in out
     assert "***" in out
+
+
+# -- the registry and the config's secrets ---------------------------------------------------
+
+@pytest.fixture
+def registry() -> Any:
+    from shifter import redact
+
+    redact.forget_all()
+    yield redact
+    redact.forget_all()
+
+
+def test_registered_secrets_are_scrubbed_everywhere(registry: Any) -> None:
+    registry.register(SLACK, "Bearer tok3n-value", "ab", "")
+    text = f"posting to {SLACK}; token tok3n-value; path {SLACK.split('.com')[1]}; ab"
+    out = registry.scrub_text(text)
+    assert "7IsoQTrixdUtE971O1xQTm4T" not in out and "tok3n-value" not in out
+    assert out.endswith("; ab")  # too short to register: masking it would ruin output
+    nested = registry.scrub({"a": [f"x {SLACK}", 3], "b": ("tok3n-value",)})
+    assert nested == {"a": ["x ***", 3], "b": ("***",)}
+
+
+def test_secrets_in_a_config_tree() -> None:
+    from shifter.redact import secrets_in
+
+    data = {
+        "release": "shop",
+        "analysis": {"prometheus": "https://shifter:pr0m-pass@prom:9090",
+                     "prometheus_auth": {"bearer_token_env": "PROM_TOKEN",
+                                         "headers": {"X-Scope-OrgID": "tenant",
+                                                     "Authorization": "Bearer hdr-tok"}}},
+        "smoke": [{"url": "http://{service}/healthz?token=qs-secret&verbose=1&svc=shop-green"
+                          "&sig=abcdefgh12",
+                   "headers": {"X-Api-Key": "k3y-value", "Accept": "text/plain"}}],
+        "notify": [{"url": SLACK}, {"url_env": "HOOK"}],
+    }
+    found = set(secrets_in(data))
+    assert {"pr0m-pass", "Bearer hdr-tok", "qs-secret", "abcdefgh12", "k3y-value", SLACK,
+            "/services/T0123456789/B1001010101/7IsoQTrixdUtE971O1xQTm4T"} <= found
+    # names of where a secret is, and ordinary values, are not secrets
+    # names of where a secret is, and ordinary values, are not secrets: registering
+    # `shop-green` would mask the Service's name in every record
+    assert not found & {"PROM_TOKEN", "HOOK", "tenant", "text/plain", "1", "shop",
+                        "shop-green"}
+
+
+def test_error_messages_are_scrubbed(registry: Any) -> None:
+    from shifter.errors import PrometheusUnavailable
+
+    registry.register("hunter2-pw")
+    err = PrometheusUnavailable("Prometheus at http://u:hunter2-pw@prom did not answer "
+                                "(Authorization: Bearer abc.def)")
+    assert str(err) == "Prometheus at http://***@prom did not answer (Authorization: Bearer ***)"

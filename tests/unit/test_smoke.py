@@ -195,3 +195,30 @@ def test_default_url_is_in_cluster() -> None:
     assert check.render(service="shop-green", namespace="prod", colour="green") == (
         "http://shop-green.prod.svc.cluster.local/healthz")
     assert hash(check) == hash(SmokeCheck())
+
+
+def test_labels_and_errors_never_show_secrets() -> None:
+    """A check named by its full URL (as people do) shows it without credentials or query
+    values; secret-named headers are masked wherever they could be quoted."""
+    url = "http://probe:pw-s3cret@{service}.{namespace}/healthz?token=q-s3cret"
+    check = SmokeCheck(url=url, name=url, headers={"Authorization": "Bearer h-s3cret",
+                                                   "Accept": "text/plain"})
+    assert check.label == "http://***@{service}.{namespace}/healthz?token=***"
+    assert SmokeCheck(url=url).label == "GET /healthz"
+    assert SmokeCheck(url=url, name="token q-s3cret").label == "token ***"
+    assert {"pw-s3cret", "q-s3cret", "Bearer h-s3cret"} <= set(check.secrets())
+    assert "text/plain" not in check.secrets()
+
+
+def test_failure_message_masks_the_url_secrets() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    check = SmokeCheck(url=f"http://u:pw-s3cret@127.0.0.1:{port}/healthz?token=q-s3cret",
+                       retries=0, name=f"http://127.0.0.1:{port}/healthz?token=q-s3cret")
+    results = run_smoke_checks([check], service="s", namespace="n", colour="green")
+    with pytest.raises(SmokeCheckFailed) as err:
+        raise_if_failed(results)
+    text = str(err.value) + repr(results)
+    assert "pw-s3cret" not in text and "q-s3cret" not in text
+    assert f"127.0.0.1:{port}/healthz" in text
