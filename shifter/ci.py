@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from shifter.redact import scrub_text
+
 
 def escape_data(text: str) -> str:
     """A workflow command's message (actions/toolkit ``escapeData``)."""
@@ -88,7 +90,7 @@ class GitHub:
         if self.output_path:
             try:
                 with open(self.output_path, "a") as fh:
-                    fh.write(output_file_text(outputs(fields)))
+                    fh.write(scrub_text(output_file_text(outputs(fields))))
             except OSError:
                 pass
 
@@ -98,5 +100,5 @@ class GitHub:
             self._open = False
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
+        self.stream.write(scrub_text(line) + "\n")
         self.stream.flush()

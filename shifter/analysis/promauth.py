@@ -55,14 +55,18 @@ def _token(auth: PrometheusAuth) -> str | None:
 
 def auth_headers(auth: PrometheusAuth) -> dict[str, str]:
     """The headers of one request, credentials read now (pure apart from the read)."""
+    from shifter import redact
+
     headers = dict(auth.headers)
     token = _token(auth)
     if token is not None:
+        redact.register(token)  # a rotated token is a new secret: never in any output
         headers["Authorization"] = f"Bearer {token}"
     elif auth.basic_auth_username_env and auth.basic_auth_password_env:
         user = _env(auth.basic_auth_username_env, "basic_auth_username_env")
         password = _env(auth.basic_auth_password_env, "basic_auth_password_env")
         pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        redact.register(password, pair)
         headers["Authorization"] = f"Basic {pair}"
     return headers
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -144,3 +145,13 @@ def main() -> None:
     except KeyboardInterrupt:  # outside a rollout: nothing to put back
         print("interrupted", file=sys.stderr)
         sys.exit(4)
+    except Exception as exc:  # a bug: one line, exit 1, and never a secret it may quote
+        from shifter.redact import scrub_text
+
+        if os.environ.get("SHIFTER_TRACEBACK"):
+            import traceback
+
+            print(scrub_text(traceback.format_exc()), file=sys.stderr)
+        print(scrub_text(f"internal error: {type(exc).__name__}: {exc}"
+                         " (set SHIFTER_TRACEBACK=1 for the traceback)"), file=sys.stderr)
+        sys.exit(1)

@@ -92,3 +92,21 @@ def test_outside_actions_nothing_is_added(monkeypatch):
 
 def test_escape_data():
     assert escape_data("a%b\r\nc") == "a%25b%0D%0Ac"
+
+
+def test_no_registered_secret_reaches_the_outputs_or_the_annotation(tmp_path, monkeypatch):
+    from shifter import redact
+
+    secret = "hunter2-planted-token"
+    redact.register(secret)
+    path = tmp_path / "out"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(path))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    out = io.StringIO()
+    rec = make_reporter("text", out, release="shop", namespace="demo", services=SERVICES)
+    rec.emit("summary", outcome="failed", exit_code=5, reason=f"smoke http://u:{secret}@x/",
+             new="shop-green", live="shop-blue")
+    rec.close()
+    assert secret not in path.read_text()
+    assert secret not in out.getvalue()
+    assert "::error" in out.getvalue()

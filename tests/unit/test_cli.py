@@ -312,3 +312,25 @@ def test_usage_errors_are_one_error_line_like_every_other_error(args, expected):
     result = runner.invoke(app, args, prog_name="shifter")
     assert result.exit_code == 2
     assert result.stderr.strip() == expected
+
+
+def test_an_unexpected_error_is_one_line_exit_1_without_secrets(monkeypatch, capsys):
+    """A bug in a command is not a traceback that may quote a secret: one line, exit 1."""
+    import pytest as _pytest
+
+    from shifter import redact
+    from shifter.cli import app as app_module
+
+    redact.register("planted-secret-value")
+
+    def boom(**_: object) -> None:
+        raise RuntimeError("failed while holding planted-secret-value")
+
+    monkeypatch.setattr(app_module, "app", boom)
+    monkeypatch.delenv("SHIFTER_TRACEBACK", raising=False)
+    with _pytest.raises(SystemExit) as exc:
+        app_module.main()
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("internal error: RuntimeError")
+    assert "planted-secret-value" not in err
