@@ -23,8 +23,11 @@ def test_error_rate_shows_in_prometheus_and_load_stats(lab_nginx: Lab) -> None:
     since = time.time()
     lab.fault("blue", error_rate=0.5)
     query = 'sum by (service) (rate(http_requests_total{namespace="demo",code="500"}[3s]))'
-    wait_until(lambda: lab.prometheus.values_by(query, "service").get("shop-blue", 0) > 0,  # type: ignore[union-attr]
-               timeout=SEEN, interval=0.2, what="a 500 rate for blue")
+    # Both conditions are waited on: Prometheus' 3 s window may still hold an earlier test's
+    # 500s before the load generator has recorded a failure of this one.
+    wait_until(lambda: lab.prometheus.values_by(query, "service").get("shop-blue", 0) > 0  # type: ignore[union-attr]
+               and lab.stats(since)["failed"] > 0,
+               timeout=SEEN, interval=0.2, what="a 500 rate for blue, and failed requests")
     assert lab.prometheus.values_by(query, "service").get("shop-green") == 0.0
     stats = lab.stats(since)
     assert stats["failed"] > 0
