@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import errors, objects, openapi, protobuf, resources, selectors
+from . import errors, objects, openapi, protobuf, resources, selectors, updates
 from .routing import Target, resource_target, split
-from .store import APPLY
+from .store import APPLY, JSON_PATCH, MERGE, STRATEGIC
 
 if TYPE_CHECKING:
     from .server import App
 
+EMPTY_PATCH = {JSON_PATCH: "unexpected end of JSON input", MERGE: "Invalid JSON Patch",
+               STRATEGIC: "unexpected end of JSON input"}
 OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
 
 
@@ -81,10 +83,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         for warning in self._warnings:
             self.send_header("Warning", f'299 - "{warning}"'.replace('\\', '\\\\'))
+        self._log(code)  # before the answer: a client that saw it finds it in the log
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        self._log(code)
 
     def _log(self, code: int) -> None:
         ctype = self.headers.get("Content-Type", "") or ""
@@ -203,15 +205,18 @@ class Handler(BaseHTTPRequestHandler):
                                                    self._parse(body, t), **opts)
             return 201, obj, {}
         if t.verb == "update":
+            existed = not updates.create_on_update(t.rt) or self._exists(t)
             obj, self._warnings = store.update_obj(t.rt, t.version, t.namespace, t.name,
                                                    self._parse(body, t),
                                                    subresource=t.subresource, **opts)
-            return 200, obj, {}
+            return (200 if existed else 201), obj, {}
         if t.verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if not body.strip() and ctype in EMPTY_PATCH:  # patch.go: the patch libraries' errors
+                raise errors.bad_request(EMPTY_PATCH[ctype])
             existed = ctype != APPLY or self._exists(t)
             obj, self._warnings = store.patch_obj(t.rt, t.version, t.namespace, t.name, ctype,
-                                                  self._parse(body, t),
+                                                  self._parse(body, t), raw=body,
                                                   subresource=t.subresource, **opts)
             created = not existed
             return (201 if created else 200), obj, {}

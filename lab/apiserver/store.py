@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors, objects, patch
+from . import errors, gojson, objects, patch, updates
 from .resources import TYPES, ResourceType, resolve, split_api_version
 from .validation import Validator
 
@@ -80,7 +80,7 @@ class Store:
             body = copy.deepcopy(obj)
             body.setdefault("metadata", {}).pop("resourceVersion", None)
             return self.update_obj(rt, version, ns, name, body, subresource="",
-                                   keep_status="status" in body)[0]
+                                   keep_status="status" in body, unconditional=True)[0]
 
     def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
         rt = resolve(api_version, plural)
@@ -137,6 +137,7 @@ class Store:
             self._tick()
             if not isinstance(obj, dict):
                 raise errors.bad_request("the body of the request must be a JSON object")
+            updates.decode(rt, version, obj)
             obj["apiVersion"], obj["kind"] = rt.api_version(version), rt.kind
             body_ns = obj.get("metadata", {}).get("namespace")
             if rt.namespaced and body_ns and body_ns != ns:
@@ -166,21 +167,27 @@ class Store:
     def update_obj(self, rt: ResourceType, version: str, ns: str, name: str,
                    obj: dict[str, Any], *, subresource: str, dry_run: bool = False,
                    field_validation: str = "Strict", keep_status: bool = False,
+                   put: bool = True, unconditional: bool = False,
                    ) -> tuple[dict[str, Any], builtins.list[str]]:
+        """PUT (`put`) or the result of a patch; `unconditional`: no resourceVersion rule
+        (the lab's in-process `put`)."""
         with self._lock:
             self._tick()
-            old = self._data[rt.key].get((ns, name))
-            if old is None:
-                raise errors.not_found(rt.plural, rt.group, name)
             if not isinstance(obj, dict):
                 raise errors.bad_request("the body of the request must be a JSON object")
-            meta = obj.setdefault("metadata", {})
-            if meta.get("name") not in (None, name):
-                raise errors.bad_request(f"the name of the object ({meta.get('name')}) does "
-                                         f"not match the name on the URL ({name})")
-            sent_rv = meta.get("resourceVersion")
-            if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
-                raise errors.conflict(rt.plural, rt.group, name)
+            old = self._data[rt.key].get((ns, name))
+            if old is None and put and not subresource and updates.create_on_update(rt):
+                updates.decode(rt, version, obj)
+                updates.check_name(name, ns, obj)
+                obj.get("metadata", {}).pop("resourceVersion", None)
+                return self.create_obj(rt, version, ns, obj, dry_run=dry_run,
+                                       field_validation=field_validation)
+            if old is None:
+                raise errors.not_found(rt.plural, rt.group, name)
+            updates.decode(rt, version, obj)
+            obj.setdefault("metadata", {})
+            updates.check_name(name, ns, obj)
+            updates.preconditions(rt, name, obj, old, put=put, unconditional=unconditional)
             obj["apiVersion"], obj["kind"] = rt.api_version(version), rt.kind
             if subresource == "status":
                 new = copy.deepcopy(old)
@@ -215,7 +222,9 @@ class Store:
 
     def patch_obj(self, rt: ResourceType, version: str, ns: str, name: str, content_type: str,
                   body: Any, *, subresource: str = "", dry_run: bool = False,
-                  field_validation: str = "Strict") -> tuple[dict[str, Any], builtins.list[str]]:
+                  field_validation: str = "Strict", raw: bytes = b"",
+                  ) -> tuple[dict[str, Any], builtins.list[str]]:
+        """Apply a patch; `raw` is the request body (a JSON patch's `test` compares bytes)."""
         if content_type == STRATEGIC and not rt.builtin:
             raise errors.unsupported_media_type(content_type, CUSTOM_PATCH_TYPES)
         with self._lock:
@@ -233,7 +242,8 @@ class Store:
                                              "type map[string]interface {}")
                 patched = patch.merge_patch(current, body)
             elif content_type == JSON_PATCH:
-                patched = patch.json_patch(current, body)
+                patched = patch.json_patch(current, body,
+                                           gojson.raw_values(raw) if raw else None)
             elif content_type in (STRATEGIC, APPLY):
                 if not isinstance(body, dict):
                     raise errors.bad_request("json: cannot unmarshal array into Go value of "
@@ -245,7 +255,7 @@ class Store:
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
             return self.update_obj(rt, version, ns, name, patched, subresource=subresource,
-                                   dry_run=dry_run, field_validation=field_validation)
+                                   dry_run=dry_run, field_validation=field_validation, put=False)
 
     def delete_obj(self, rt: ResourceType, ns: str, name: str, *,
                    dry_run: bool = False) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from . import semantic
-from .errors import ApiError, invalid
+from .errors import ApiError, invalid_kind
 from .resources import ResourceType
 
 log = logging.getLogger(__name__)
@@ -120,11 +120,7 @@ class Validator:
                            if not out.bad_request[0].startswith("strict decoding")
                            else out.bad_request[0])
         if out.causes:
-            kind = rt.kind if rt.builtin else f"{rt.kind}.{rt.group}"
-            err = invalid(kind, rt.group, name, out.causes)
-            if err.details is not None:
-                err.details["kind"] = rt.kind
-            raise err
+            raise invalid_kind(rt.kind, rt.group, name, out.causes)
         return [] if field_validation == "Ignore" else unknown
 
     def _validate_builtin(self, rt: ResourceType, obj: dict[str, Any], out: Outcome) -> None:
