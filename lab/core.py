@@ -64,6 +64,7 @@ class Lab:
         self.loadgen: LoadGen | None = None
         self.control: ControlServer | None = None
         self.apps: dict[str, Child] = {}
+        self.kubeconfigs: dict[str, Path] = {}
         self.app_ports: dict[str, int] = {}
         self.info: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -115,9 +116,9 @@ class Lab:
 
         self.apiserver = APIServer(host="127.0.0.1", port=0, tls=True)
         self.apiserver.start()
-        kubeconfig = self.apiserver.write_kubeconfig(
-            self.dir / "kubeconfig", namespace=self.namespace, context="lab"
-        )
+        self.kubeconfigs = self.apiserver.write_kubeconfigs(self.dir, namespace=self.namespace,
+                                                            context="lab")
+        kubeconfig = self.kubeconfigs["token"]
         seeding.seed(self.apiserver.store, self.router, release=self.release, ns=self.namespace)
         self.timings["apiserver"] = time.monotonic() - t0
         for colour, child in self.apps.items():
@@ -222,6 +223,7 @@ class Lab:
         assert self.prometheus and self.haproxy and self.control
         return {
             "kubeconfig": str(kubeconfig),
+            "kubeconfigs": {k: str(p) for k, p in self.kubeconfigs.items()},
             "prometheus_url": self.prometheus.url,
             "ingress_url": self.haproxy.ingress_url,
             "namespace": self.namespace,

@@ -51,6 +51,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing ----------------------------------------------------------------------------
     def _handle(self) -> None:
         self._user = ""
+        self._groups: tuple[str, ...] = ()
         self._warnings: list[str] = []
         body = self._read_body()
         path, query = split(self.path)
@@ -92,14 +93,30 @@ class Handler(BaseHTTPRequestHandler):
         ctype = self.headers.get("Content-Type", "") or ""
         self.app.requests.append(self.command, self.path, ctype, code, self._user)
 
-    def _authenticate(self) -> str:
+    def _authenticate(self) -> tuple[str, tuple[str, ...]]:
+        """A verified client certificate (CN user, O groups) first, as the x509 authenticator
+        precedes the token authenticators in kube-apiserver's union; then a bearer token."""
+        cert = self._peer_cert()
+        if cert is not None:
+            return cert
         auth = self.headers.get("Authorization", "")
         scheme, _, credential = auth.partition(" ")
         if scheme.lower() == "bearer":  # the scheme is case-insensitive, as in a real server
             user = self.app.authorizer.user_for(credential.strip())
             if user:
-                return user
+                return user, self.app.authorizer.groups_for(credential.strip())
         raise errors.unauthorized()
+
+    def _peer_cert(self) -> tuple[str, tuple[str, ...]] | None:
+        getpeercert = getattr(self.connection, "getpeercert", None)
+        cert = getpeercert() if getpeercert is not None else None
+        if not cert:
+            return None
+        names = [pair for rdn in cert.get("subject", ()) for pair in rdn]
+        user = next((v for k, v in names if k == "commonName"), "")
+        if not user:
+            return None
+        return user, tuple(v for k, v in names if k == "organizationName")
 
     def _parse(self, body: bytes, target: Target | None = None) -> Any:
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
@@ -123,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
             return 200, "ok", {}
         if path == "/version":
             return 200, resources.VERSION_INFO, {}
-        self._user = self._authenticate()
+        self._user, self._groups = self._authenticate()
         if path.startswith("/openapi/"):
             return self._openapi(path)
         discovery = self._discovery(path)
@@ -139,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         if target.rt.plural == "selfsubjectaccessreviews":
             review = protobuf.access_review(body) if body.startswith(protobuf.MAGIC) \
                 else self._parse(body, target)
-            return 201, self.app.access_review(self._user, review), {}
+            return 201, self.app.access_review(self._user, review, self._groups), {}
         return self._verb(target, query, body)
 
     def _openapi(self, path: str) -> tuple[int, Any, dict[str, str]]:
@@ -173,7 +190,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorize(self, t: Target) -> None:
         res = f"{t.rt.plural}/{t.subresource}" if t.subresource else t.rt.plural
-        if not self.app.authorizer.allowed(self._user, t.verb, t.rt.group, res, t.name):
+        if not self.app.authorizer.allowed(self._user, t.verb, t.rt.group, res, t.name,
+                                           self._groups):
             raise errors.forbidden(self._user, t.verb, t.rt.plural, t.rt.group, t.name,
                                    t.namespace, t.subresource)
 
