@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import time
 from http.server import BaseHTTPRequestHandler
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import errors, objects, openapi, protobuf, resources, selectors, updates
+from . import errors, objects, openapi, protobuf, resources, selectors, updates, watch
 from .routing import Target, resource_target, split
 from .store import APPLY, JSON_PATCH, MERGE, STRATEGIC
 
@@ -25,6 +26,10 @@ OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
 
 class _Drop(Exception):
     """Close the connection without answering."""
+
+
+class _Answered(Exception):
+    """The response was written already (a watch stream)."""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -57,6 +62,8 @@ class Handler(BaseHTTPRequestHandler):
         path, query = split(self.path)
         try:
             code, payload, headers = self._dispatch(path, query, body)
+        except _Answered:
+            return
         except _Drop:
             self._log(0)
             self.close_connection = True
@@ -218,6 +225,9 @@ class Handler(BaseHTTPRequestHandler):
             return 200, store.get_obj(t.rt, t.version, t.namespace, t.name), {}
         if t.verb == "list":
             return 200, self._list(t, query), {}
+        if t.verb == "watch":
+            self._watch(t, query)
+            raise _Answered()
         if t.verb == "create":
             obj, self._warnings = store.create_obj(t.rt, t.version, t.namespace,
                                                    self._parse(body, t), **opts)
@@ -264,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
                                      f"got {value!r}")
         return value
 
-    def _list(self, t: Target, query: dict[str, str]) -> dict[str, Any]:
+    def _matcher(self, t: Target, query: dict[str, str]) -> Any:
         label_sel = query.get("labelSelector", "")
         field_sel = query.get("fieldSelector", "")
         labels = selectors.label_matcher(label_sel) if label_sel else None
@@ -275,6 +285,41 @@ class Handler(BaseHTTPRequestHandler):
                 return False
             return not fields or fields(obj)
 
+        return match
+
+    def _watch(self, t: Target, query: dict[str, str]) -> None:
+        """A chunked stream of watch events (see `watch`)."""
+        store, match = self.app.store, self._matcher(t, query)
+        watch.check_query(query)
+
+        def initial() -> tuple[list[dict[str, Any]], int]:
+            items, rv = store.list_objs(t.rt, t.version, t.namespace, match)
+            return items, int(rv)
+
+        def write(data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        def stopped() -> bool:
+            if self.app.stopping:
+                return True
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable)  # nothing is sent on a watch: the client closed it
+
+        self._log(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            watch.stream(write, store.changes, t.rt, t.version, t.namespace, match, initial,
+                         query, stopped)
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _list(self, t: Target, query: dict[str, str]) -> dict[str, Any]:
+        match = self._matcher(t, query)
         items, rv = self.app.store.list_objs(t.rt, t.version, t.namespace, match)
         return {"kind": f"{t.rt.kind}List", "apiVersion": t.rt.api_version(t.version),
                 "metadata": {"resourceVersion": rv}, "items": items}

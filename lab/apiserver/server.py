@@ -80,6 +80,7 @@ class App:
         self.admin_token = admin_token
         self.strict_fields = strict_fields
         self.requests = RequestLog()
+        self.stopping = False  # ends watch streams
 
     def access_review(self, user: str, review: dict[str, Any],
                       groups: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -195,6 +196,7 @@ class APIServer:
             self._client_ca = trustme.CA(organization_name="lab client CA")
             ctx.verify_mode = ssl.CERT_OPTIONAL
             ctx.load_verify_locations(cadata=self._client_ca.cert_pem.bytes().decode())
+        self._app.stopping = False
         self._httpd = _HTTPServer((self.host, self.port), self._app, ctx)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
@@ -206,6 +208,7 @@ class APIServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self._app.stopping = True
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()

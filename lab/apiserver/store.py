@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors, gojson, objects, patch, updates
+from . import errors, gojson, objects, patch, updates, watch
 from .resources import TYPES, ResourceType, resolve, split_api_version
 from .validation import Validator
 
@@ -35,6 +35,7 @@ class Store:
         self._rv = 0
         self._pending_ready: dict[Key, float] = {}
         self._held: set[Key] = set()
+        self.changes = watch.ChangeLog()
         self.reset()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -44,6 +45,7 @@ class Store:
             self._data = {rt.key: {} for rt in TYPES}
             self._pending_ready.clear()
             self._held.clear()
+            self.changes.reset(self._rv)
             for ns in ("default", "kube-system"):
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
@@ -158,6 +160,7 @@ class Store:
             has_status = "status" in obj and keep_status
             obj["metadata"]["resourceVersion"] = self._bump()
             self._data[rt.key][(ns, name)] = obj
+            self._emit("ADDED", rt, ns, obj)
             if rt.kind == "Deployment":
                 obj.setdefault("status", {})
                 if not has_status:
@@ -213,6 +216,7 @@ class Store:
             new["apiVersion"] = rt.api_version()
             new["metadata"]["resourceVersion"] = self._bump()
             self._data[rt.key][(ns, name)] = new
+            self._emit("MODIFIED", rt, ns, new, old)
             if rt.kind == "Deployment":
                 if subresource == "status" or (keep_status and "status" in obj):
                     self._pending_ready.pop((ns, name), None)
@@ -268,11 +272,25 @@ class Store:
             del self._data[rt.key][(ns, name)]
             self._pending_ready.pop((ns, name), None)
             if rt.kind == "Namespace":
-                for bucket in self._data.values():
+                for bucket_key, bucket in self._data.items():
                     for key in [k for k in bucket if k[0] == name]:
-                        del bucket[key]
-            self._bump()
+                        gone = bucket.pop(key)
+                        gone["metadata"]["resourceVersion"] = self._bump()
+                        self._emit_key("DELETED", bucket_key, key[0], gone)
+            stored = copy.deepcopy(stored)
+            stored["metadata"]["resourceVersion"] = self._bump()
+            self._emit("DELETED", rt, ns, stored)
             return stored
+
+    # --- watch -----------------------------------------------------------------------------
+    def _emit(self, kind: str, rt: ResourceType, ns: str, obj: dict[str, Any],
+              old: dict[str, Any] | None = None) -> None:
+        self._emit_key(kind, rt.key, ns, obj, old)
+
+    def _emit_key(self, kind: str, key: tuple[str, str], ns: str, obj: dict[str, Any],
+                  old: dict[str, Any] | None = None) -> None:
+        self.changes.emit(watch.Change(int(obj["metadata"]["resourceVersion"]), kind, key, ns,
+                                       copy.deepcopy(obj), copy.deepcopy(old)))
 
     # --- Deployment controller -------------------------------------------------------------
     def _schedule_ready(self, ns: str, name: str) -> None:
@@ -293,5 +311,7 @@ class Store:
             del self._pending_ready[key]
             obj = bucket.get(key)
             if obj is not None:
+                old = copy.deepcopy(obj)
                 obj["status"] = objects.ready_status(obj)
                 obj["metadata"]["resourceVersion"] = self._bump()
+                self._emit_key("MODIFIED", ("apps", "deployments"), key[0], obj, old)
