@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 EMPTY_PATCH = {JSON_PATCH: "unexpected end of JSON input", MERGE: "Invalid JSON Patch",
                STRATEGIC: "unexpected end of JSON input"}
+# The options object of each write verb, named in 422s about its query parameters
+# (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go).
+OPTIONS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+           "delete": "DeleteOptions"}
 OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
 
 
@@ -217,10 +221,13 @@ class Handler(BaseHTTPRequestHandler):
               body: bytes) -> tuple[int, Any, dict[str, str]]:
         store = self.app.store
         dry_run = query.get("dryRun", "")
-        if dry_run not in ("", "All"):
-            raise errors.bad_request(f"unsupported dry run setting: {dry_run!r}")
+        if dry_run not in ("", "All") and t.verb in OPTIONS:
+            raise errors.invalid_kind(OPTIONS[t.verb], "meta.k8s.io", "", [{
+                "reason": "FieldValueNotSupported", "field": "dryRun",
+                "message": f'Unsupported value: []string{{"{dry_run}"}}: supported values: '
+                           '"All"'}])
         opts: dict[str, Any] = {"dry_run": dry_run == "All",
-                                "field_validation": self._field_validation(query)}
+                                "field_validation": self._field_validation(t, query)}
         if t.verb == "get":
             return 200, store.get_obj(t.rt, t.version, t.namespace, t.name), {}
         if t.verb == "list":
@@ -267,11 +274,14 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _field_validation(self, query: dict[str, str]) -> str:
+    def _field_validation(self, t: Target, query: dict[str, str]) -> str:
+        """ValidateFieldValidation of the write options (422 on `CreateOptions` etc.)."""
         value = query.get("fieldValidation") or ("Strict" if self.app.strict_fields else "Warn")
-        if value not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(f"fieldValidation: expected Strict, Warn or Ignore, "
-                                     f"got {value!r}")
+        if value not in ("Strict", "Warn", "Ignore") and t.verb in OPTIONS:
+            raise errors.invalid_kind(OPTIONS[t.verb], "meta.k8s.io", "", [{
+                "reason": "FieldValueNotSupported", "field": "fieldValidation",
+                "message": f'Unsupported value: "{value}": supported values: "Ignore", '
+                           '"Strict", "Warn"'}])
         return value
 
     def _matcher(self, t: Target, query: dict[str, str]) -> Any:

@@ -319,3 +319,18 @@ def test_empty_merge_patch_object_is_a_no_op(apiserver: APIServer) -> None:
     status, body = call(apiserver, "PATCH", CONFIGMAPS + "/c", b"{}", MERGE)
     assert status == 200
     assert body["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+@pytest.mark.parametrize(("query", "field", "message"), [
+    ("dryRun=Yes", "dryRun", 'Unsupported value: []string{"Yes"}: supported values: "All"'),
+    ("fieldValidation=Loud", "fieldValidation",
+     'Unsupported value: "Loud": supported values: "Ignore", "Strict", "Warn"')])
+def test_bad_write_options_are_422_on_the_options_kind(apiserver: APIServer, query: str,
+                                                       field: str, message: str) -> None:
+    """ValidateCreateOptions: dryRun and fieldValidation values
+    (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go), answered
+    by the create handler (handlers/create.go) as Invalid on CreateOptions.meta.k8s.io."""
+    status, body = call(apiserver, "POST", f"{CONFIGMAPS}?{query}", configmap())
+    body = failure(status, body, 422, "Invalid")
+    assert body["message"] == f'CreateOptions.meta.k8s.io "" is invalid: {field}: {message}'
+    assert apiserver.store.get("v1", "configmaps", "demo", "c") is None
