@@ -124,9 +124,10 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def invalid(field: str, value: Any, detail: str) -> Cause:
+def invalid(field: str, value: Any, detail: str, *, shown: str | None = None) -> Cause:
+    """field.Invalid; `shown` replaces the rendering of `value` (Go's %#v of a struct)."""
     return {"reason": "FieldValueInvalid", "field": field,
-            "message": f"Invalid value: {_shown(value)}: {detail}"}
+            "message": f"Invalid value: {shown or _shown(value)}: {detail}"}
 
 
 def required(field: str, detail: str = "") -> Cause:

@@ -206,6 +206,8 @@ class Store:
                         new["status"] = copy.deepcopy(old["status"])
                     else:
                         new.pop("status", None)
+            if subresource != "status":
+                updates.immutable(rt, name, new, old)
             objects.carry_metadata(new, old, rt)
             objects.apply_builtin_defaults(rt, new)
             warnings = self._validator.validate(rt, new, field_validation)

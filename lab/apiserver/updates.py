@@ -104,3 +104,24 @@ def preconditions(rt: ResourceType, name: str, obj: dict[str, Any], old: dict[st
     if uid and uid != old_meta.get("uid"):
         raise errors.invalid_kind(rt.kind, rt.group, name,
                                   [meta.invalid("metadata.uid", uid, "field is immutable")])
+
+
+def _go_selector(sel: Any) -> str:
+    labels = (sel or {}).get("matchLabels") or {}
+    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items()))
+    exprs = (sel or {}).get("matchExpressions")
+    shown = "[]v1.LabelSelectorRequirement(nil)" if not exprs else \
+        f"[]v1.LabelSelectorRequirement{{...{len(exprs)}}}"
+    return f"v1.LabelSelector{{MatchLabels:map[string]string{{{inner}}}, MatchExpressions:{shown}}}"
+
+
+def immutable(rt: ResourceType, name: str, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Spec fields a type's update validation keeps: an apps/v1 Deployment's selector
+    (pkg/apis/apps/validation/validation.go ValidateDeploymentUpdate)."""
+    if rt.kind != "Deployment":
+        return
+    before = (old.get("spec") or {}).get("selector")
+    after = (new.get("spec") or {}).get("selector")
+    if after != before:
+        raise errors.invalid_kind(rt.kind, rt.group, name, [meta.invalid(
+            "spec.selector", after, "field is immutable", shown=_go_selector(after))])

@@ -334,3 +334,19 @@ def test_bad_write_options_are_422_on_the_options_kind(apiserver: APIServer, que
     body = failure(status, body, 422, "Invalid")
     assert body["message"] == f'CreateOptions.meta.k8s.io "" is invalid: {field}: {message}'
     assert apiserver.store.get("v1", "configmaps", "demo", "c") is None
+
+
+def test_deployment_selector_is_immutable(apiserver: APIServer) -> None:
+    """apps/v1 Deployments keep spec.selector (pkg/apis/apps/validation/validation.go
+    ValidateDeploymentUpdate); replicas and the template may change."""
+    path = "/apis/apps/v1/namespaces/demo/deployments"
+    dep = samples.deployment("shop-green")
+    assert call(apiserver, "POST", path, dep)[0] == 201
+    assert call(apiserver, "PATCH", path + "/shop-green", {"spec": {"replicas": 3}},
+                MERGE)[0] == 200
+    patch = {"spec": {"selector": {"matchLabels": {"colour": "blue"}}}}
+    status, body = call(apiserver, "PATCH", path + "/shop-green", patch, MERGE)
+    body = failure(status, body, 422, "Invalid")
+    assert body["message"].startswith('Deployment.apps "shop-green" is invalid: spec.selector: '
+                                      "Invalid value: v1.LabelSelector{MatchLabels:")
+    assert body["message"].endswith(": field is immutable")
