@@ -54,9 +54,7 @@ def _service(spec: dict[str, Any], causes: list[Cause]) -> None:
     for i, port in enumerate(spec.get("ports") or []):
         if not isinstance(port, dict):
             continue
-        if "port" not in port:
-            causes.append(_required(f"spec.ports[{i}].port"))
-        _port(f"spec.ports[{i}].port", port.get("port"), causes)
+        _port(f"spec.ports[{i}].port", port.get("port", 0), causes)  # ValidateService
         _port(f"spec.ports[{i}].targetPort", port.get("targetPort"), causes)
         _port(f"spec.ports[{i}].nodePort", port.get("nodePort"), causes)
 

@@ -350,3 +350,18 @@ def test_deployment_selector_is_immutable(apiserver: APIServer) -> None:
     assert body["message"].startswith('Deployment.apps "shop-green" is invalid: spec.selector: '
                                       "Invalid value: v1.LabelSelector{MatchLabels:")
     assert body["message"].endswith(": field is immutable")
+
+
+def test_openapi_required_is_not_a_real_servers_rule(apiserver: APIServer) -> None:
+    """Built-in types are validated in Go, not against their OpenAPI `required` lists: a
+    core/v1 Event without involvedObject is legal in `default` (legacyValidateEvent in
+    pkg/apis/core/validation/events.go), and a Service port without `port` is a bad port
+    number (pkg/apis/core/validation/validation.go validateServicePort)."""
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}, "reason": "R"}
+    assert call(apiserver, "POST", "/api/v1/namespaces/default/events", event)[0] == 201
+    svc = samples.service()
+    del svc["spec"]["ports"][0]["port"]
+    status, body = call(apiserver, "POST", "/api/v1/namespaces/demo/services", svc)
+    body = failure(status, body, 422, "Invalid")
+    assert body["message"] == ('Service "shop" is invalid: spec.ports[0].port: Invalid value: 0:'
+                               " must be between 1 and 65535, inclusive")
