@@ -236,8 +236,9 @@ class Handler(BaseHTTPRequestHandler):
             self._watch(t, query)
             raise _Answered()
         if t.verb == "create":
-            obj, self._warnings = store.create_obj(t.rt, t.version, t.namespace,
-                                                   self._parse(body, t), **opts)
+            parsed = self._parse(body, t)
+            updates.check_create(parsed)
+            obj, self._warnings = store.create_obj(t.rt, t.version, t.namespace, parsed, **opts)
             return 201, obj, {}
         if t.verb == "update":
             existed = not updates.create_on_update(t.rt) or self._exists(t)
@@ -256,7 +257,10 @@ class Handler(BaseHTTPRequestHandler):
             created = not existed
             return (201 if created else 200), obj, {}
         if t.verb == "delete":
-            gone = store.delete_obj(t.rt, t.namespace, t.name, dry_run=opts["dry_run"])
+            options = self._parse(body, t) if body.strip() else {}
+            dry = opts["dry_run"] or "All" in ((options or {}).get("dryRun") or [])
+            gone = store.delete_obj(t.rt, t.namespace, t.name, dry_run=dry,
+                                    preconditions=(options or {}).get("preconditions"))
             if not t.rt.builtin or t.rt.return_deleted:
                 return 200, objects.view(gone, t.rt.api_version(t.version), t.rt.kind), {}
             details: dict[str, Any] = {"name": t.name, "kind": t.rt.plural,

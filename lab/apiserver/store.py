@@ -263,12 +263,13 @@ class Store:
             return self.update_obj(rt, version, ns, name, patched, subresource=subresource,
                                    dry_run=dry_run, field_validation=field_validation, put=False)
 
-    def delete_obj(self, rt: ResourceType, ns: str, name: str, *,
-                   dry_run: bool = False) -> dict[str, Any]:
+    def delete_obj(self, rt: ResourceType, ns: str, name: str, *, dry_run: bool = False,
+                   preconditions: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._lock:
             stored = self._data[rt.key].get((ns, name))
             if stored is None:
                 raise errors.not_found(rt.plural, rt.group, name)
+            updates.check_preconditions(rt, name, preconditions, stored)
             if dry_run:
                 return stored
             del self._data[rt.key][(ns, name)]

@@ -67,6 +67,30 @@ def decode(rt: ResourceType, version: str, obj: Any) -> None:
                                  f"{rt.kind}: {err}")
 
 
+def check_create(obj: Any) -> None:
+    """A create carrying a resourceVersion: the storage's ErrResourceVersionSetOnCreate,
+    answered as a plain error (500, reason Unknown) by responsewriters' ErrorToAPIStatus
+    (staging/src/k8s.io/apiserver/pkg/storage/errors.go, etcd3/store.go Create)."""
+    if isinstance(obj, dict) and (obj.get("metadata") or {}).get("resourceVersion"):
+        raise errors.ApiError(500, "resourceVersion should not be set on objects to be created",
+                              reason="Unknown")
+
+
+def check_preconditions(rt: ResourceType, name: str, pre: Any, stored: dict[str, Any]) -> None:
+    """DeleteOptions.preconditions (storage/interfaces.go Preconditions.Check): 409."""
+    if not isinstance(pre, dict):
+        return
+    meta_ = stored["metadata"]
+    for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        want = pre.get(key)
+        if want is not None and want != meta_.get(key, ""):
+            msg = (f"Operation cannot be fulfilled on {errors.qualified(rt.plural, rt.group)} "
+                   f'"{name}": Precondition failed: {label} in precondition: {want}, {label} '
+                   f"in object meta: {meta_.get(key, '')}")
+            raise errors.ApiError(409, msg, reason="Conflict",
+                                  details=errors.details(rt.plural, rt.group, name))
+
+
 def check_name(name: str, ns: str, obj: dict[str, Any]) -> None:
     """handlers/rest.go `checkName`."""
     body = obj.get("metadata") or {}

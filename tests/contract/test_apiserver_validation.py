@@ -365,3 +365,29 @@ def test_openapi_required_is_not_a_real_servers_rule(apiserver: APIServer) -> No
     body = failure(status, body, 422, "Invalid")
     assert body["message"] == ('Service "shop" is invalid: spec.ports[0].port: Invalid value: 0:'
                                " must be between 1 and 65535, inclusive")
+
+
+def test_create_with_a_resource_version_is_refused(apiserver: APIServer) -> None:
+    """The storage refuses it (staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go
+    Create: ErrResourceVersionSetOnCreate), a plain error answered as 500 with reason
+    Unknown (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/status.go
+    ErrorToAPIStatus): what `kubectl create -f` of a `kubectl get -o yaml` output meets."""
+    status, body = call(apiserver, "POST", CONFIGMAPS, configmap(resourceVersion="12"))
+    body = failure(status, body, 500, "Unknown")
+    assert body["message"] == "resourceVersion should not be set on objects to be created"
+
+
+def test_delete_preconditions(apiserver: APIServer) -> None:
+    """DeleteOptions.preconditions: a uid or resourceVersion that is not the object's is 409
+    (staging/src/k8s.io/apiserver/pkg/storage/interfaces.go Preconditions.Check,
+    registry/generic/registry/store.go Delete)."""
+    _, created = call(apiserver, "POST", CONFIGMAPS, configmap())
+    for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        opts = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {key: "x"}}
+        status, body = call(apiserver, "DELETE", CONFIGMAPS + "/c", opts)
+        body = failure(status, body, 409, "Conflict")
+        assert body["message"] == (f'Operation cannot be fulfilled on configmaps "c": '
+                                   f"Precondition failed: {label} in precondition: x, {label} "
+                                   f"in object meta: {created['metadata'][key]}")
+    opts = {"preconditions": {"uid": created["metadata"]["uid"]}}
+    assert call(apiserver, "DELETE", CONFIGMAPS + "/c", opts)[0] == 200
