@@ -114,3 +114,19 @@ def test_exec_plugin_without_its_token_file_fails_with_one_line(tmp_path: Path) 
                           env={"LAB_TOKEN_FILE": str(tmp_path / "absent")}, check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "LAB_TOKEN_FILE" in proc.stderr
+
+
+def test_rbac_rules_of_the_certificate_user(apiserver: APIServer, tmp_path: Path) -> None:
+    """Rules for a user apply to a certificate whose CN is that user."""
+    apiserver.authorizer.enabled = True
+    apiserver.set_rules("carol", [{"apiGroups": [""], "resources": ["services"],
+                                   "verbs": ["list"]}])
+    api = _api(apiserver.write_kubeconfig(tmp_path / "carol",
+                                          client_cert=apiserver.issue_client_cert("carol")))
+    try:
+        client.CoreV1Api(api).list_namespaced_service("demo")
+        with pytest.raises(ApiException) as exc:
+            client.CoordinationV1Api(api).list_namespaced_lease("demo")
+    finally:
+        api.close()
+    assert exc.value.status == 403 and 'User "carol"' in json.loads(exc.value.body)["message"]
