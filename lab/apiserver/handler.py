@@ -25,6 +25,8 @@ EMPTY_PATCH = {JSON_PATCH: "unexpected end of JSON input", MERGE: "Invalid JSON 
 # (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go).
 OPTIONS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
            "delete": "DeleteOptions"}
+AUTHENTICATED = "system:authenticated"  # every authenticated user's group, as in a real server
+SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectreviews")
 OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
 
 
@@ -115,7 +117,8 @@ class Handler(BaseHTTPRequestHandler):
         if scheme.lower() == "bearer":  # the scheme is case-insensitive, as in a real server
             user = self.app.authorizer.user_for(credential.strip())
             if user:
-                return user, self.app.authorizer.groups_for(credential.strip())
+                groups = self.app.authorizer.groups_for(credential.strip())
+                return user, (*groups, AUTHENTICATED)
         raise errors.unauthorized()
 
     def _peer_cert(self) -> tuple[str, tuple[str, ...]] | None:
@@ -127,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
         user = next((v for k, v in names if k == "commonName"), "")
         if not user:
             return None
-        return user, tuple(v for k, v in names if k == "organizationName")
+        return user, (*(v for k, v in names if k == "organizationName"), AUTHENTICATED)
 
     def _parse(self, body: bytes, target: Target | None = None) -> Any:
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
@@ -161,9 +164,14 @@ class Handler(BaseHTTPRequestHandler):
         if target is None:
             raise errors.ApiError(404, "the server could not find the requested resource",
                                   details={})
-        if target.rt.plural != "selfsubjectaccessreviews":  # allowed to all (basic-user)
+        if target.rt.plural not in SELF_REVIEWS:  # allowed to all (basic-user)
             self._authorize(target)
         self._faults(target)
+        if target.rt.plural == "selfsubjectreviews":  # kubectl auth whoami
+            return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                         "metadata": {"creationTimestamp": objects.now_rfc3339()},
+                         "status": {"userInfo": {"username": self._user,
+                                                 "groups": list(self._groups)}}}, {}
         if target.rt.plural == "selfsubjectaccessreviews":
             review = protobuf.access_review(body) if body.startswith(protobuf.MAGIC) \
                 else self._parse(body, target)

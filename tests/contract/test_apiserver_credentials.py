@@ -130,3 +130,21 @@ def test_rbac_rules_of_the_certificate_user(apiserver: APIServer, tmp_path: Path
     finally:
         api.close()
     assert exc.value.status == 403 and 'User "carol"' in json.loads(exc.value.body)["message"]
+
+
+def test_kubectl_auth_whoami_names_each_credential(apiserver: APIServer, tmp_path: Path,
+                                                   kubectl: Any) -> None:
+    """SelfSubjectReview (pkg/registry/authentication/selfsubjectreview/rest.go): the user
+    and groups as authenticated, `system:authenticated` added to every user's groups
+    (staging/src/k8s.io/apiserver/pkg/authentication/group/authenticated_group_adder.go)."""
+    paths = apiserver.write_kubeconfigs(tmp_path, namespace="demo")
+    seen = {}
+    for kind, path in paths.items():
+        out = kubectl("auth", "whoami", "-o", "json", config=path)
+        assert out.returncode == 0, (kind, out.stderr)
+        info = json.loads(out.stdout)["status"]["userInfo"]
+        seen[kind] = (info["username"], info["groups"])
+    assert seen == {"token": ("admin", ["system:authenticated"]),
+                    "client-certificate": ("lab-admin", ["system:masters",
+                                                         "system:authenticated"]),
+                    "exec": ("lab-exec", ["system:masters", "system:authenticated"])}
