@@ -7,7 +7,7 @@ coordination.k8s.io/v1 Lease; events.k8s.io/v1 Event; rbac Role/RoleBinding;
 gateway.networking.k8s.io v1/v1beta1 HTTPRoute; networking.istio.io v1/v1beta1/v1alpha3
 VirtualService (one storage per group+resource; versions are views); legacy discovery
 (`/api`, `/apis`, `/apis/<g>/<v>`, `/version`; no aggregated discovery and no OpenAPI, so
-clients fall back as with an old server); SelfSubjectAccessReview.
+clients fall back as with an old server); SelfSubjectAccessReview and SelfSubjectReview.
 
 Semantics: get, list (label and field selectors), watch (see `watch`), create, update,
 patch (merge, JSON,
