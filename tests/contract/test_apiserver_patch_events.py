@@ -8,6 +8,7 @@ Events (legacy rules for core/v1, strict rules for events.k8s.io/v1).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -184,3 +185,25 @@ def test_events_k8s_io_name_must_be_a_dns_subdomain(apiserver: APIServer) -> Non
     status, body = call(apiserver, "POST", NEW_EVENTS, _new_event(metadata={"name": "Shop.X"}))
     body = failure(status, body, 422, "Invalid")
     assert body["details"]["causes"][0]["field"] == "metadata.name"
+
+
+def test_official_typed_client_datetime_without_microseconds_is_400(kube_api: Any) -> None:
+    """The official client serializes a datetime with isoformat(): no fraction when the
+    microseconds are 0 and `+00:00`; a MicroTime needs six digits
+    (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/micro_time.go), so a real server
+    answers 400. (shifter sends its own strings, `%Y-%m-%dT%H:%M:%S.%fZ`.)"""
+    import datetime
+
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    body = client.EventsV1Event(
+        metadata=client.V1ObjectMeta(name="n"), event_time=when,
+        reporting_controller="shifter", reporting_instance="i", action="A", reason="R",
+        type="Normal", regarding=client.V1ObjectReference(kind="Deployment", name="d",
+                                                          namespace="demo"))
+    with pytest.raises(ApiException) as exc:
+        client.EventsV1Api(kube_api).create_namespaced_event("demo", body)
+    assert exc.value.status == 400
+    assert json.loads(exc.value.body)["message"].endswith(
+        'cannot parse "+00:00" as ".000000"')
+    body.event_time = when.replace(microsecond=1)
+    assert client.EventsV1Api(kube_api).create_namespaced_event("demo", body).metadata.name == "n"
