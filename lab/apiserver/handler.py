@@ -258,6 +258,10 @@ class Handler(BaseHTTPRequestHandler):
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if not body.strip() and ctype in EMPTY_PATCH:  # patch.go: the patch libraries' errors
                 raise errors.bad_request(EMPTY_PATCH[ctype])
+            if ctype == APPLY and not query.get("fieldManager"):  # ValidatePatchOptions
+                raise errors.invalid_kind("PatchOptions", "meta.k8s.io", "", [{
+                    "reason": "FieldValueRequired", "field": "fieldManager",
+                    "message": "Required value: is required for apply patch"}])
             existed = ctype != APPLY or self._exists(t)
             obj, self._warnings = store.patch_obj(t.rt, t.version, t.namespace, t.name, ctype,
                                                   self._parse(body, t), raw=body,

@@ -391,3 +391,16 @@ def test_delete_preconditions(apiserver: APIServer) -> None:
                                    f"in object meta: {created['metadata'][key]}")
     opts = {"preconditions": {"uid": created["metadata"]["uid"]}}
     assert call(apiserver, "DELETE", CONFIGMAPS + "/c", opts)[0] == 200
+
+
+def test_apply_patch_needs_a_field_manager(apiserver: APIServer) -> None:
+    """ValidatePatchOptions: an apply patch without fieldManager is 422 on PatchOptions
+    (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go)."""
+    body = json.dumps(configmap()).encode()
+    status, answer = call(apiserver, "PATCH", CONFIGMAPS + "/c", body,
+                          "application/apply-patch+yaml")
+    answer = failure(status, answer, 422, "Invalid")
+    assert answer["message"] == ('PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                 "Required value: is required for apply patch")
+    assert call(apiserver, "PATCH", CONFIGMAPS + "/c?fieldManager=me", body,
+                "application/apply-patch+yaml")[0] == 201
