@@ -38,6 +38,20 @@ class _Answered(Exception):
     """The response was written already (a watch stream)."""
 
 
+def _selected_name(verb: str, query: dict[str, str]) -> str:
+    """The name a list or watch selects with `fieldSelector=metadata.name=X`: RBAC rules with
+    resourceNames apply to it (staging/src/k8s.io/apiserver/pkg/endpoints/request/
+    requestinfo.go, FieldSelector.RequiresExactMatch)."""
+    if verb not in ("list", "watch"):
+        return ""
+    for term in query.get("fieldSelector", "").split(","):
+        key, op, value = term.partition("==") if "==" in term else term.partition("=")
+        if key.strip() == "metadata.name" and op and not value.startswith("=") and \
+                "/" not in value and "%" not in value and value not in (".", ".."):
+            return value.strip()
+    return ""
+
+
 class Handler(BaseHTTPRequestHandler):
     """One connection; keep-alive HTTP/1.1."""
 
@@ -165,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.ApiError(404, "the server could not find the requested resource",
                                   details={})
         if target.rt.plural not in SELF_REVIEWS:  # allowed to all (basic-user)
-            self._authorize(target)
+            self._authorize(target, query)
         self._faults(target)
         if target.rt.plural == "selfsubjectreviews":  # kubectl auth whoami
             return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
@@ -207,11 +221,12 @@ class Handler(BaseHTTPRequestHandler):
                                   details={})
         return found
 
-    def _authorize(self, t: Target) -> None:
+    def _authorize(self, t: Target, query: dict[str, str]) -> None:
         res = f"{t.rt.plural}/{t.subresource}" if t.subresource else t.rt.plural
-        if not self.app.authorizer.allowed(self._user, t.verb, t.rt.group, res, t.name,
+        name = t.name or _selected_name(t.verb, query)
+        if not self.app.authorizer.allowed(self._user, t.verb, t.rt.group, res, name,
                                            self._groups):
-            raise errors.forbidden(self._user, t.verb, t.rt.plural, t.rt.group, t.name,
+            raise errors.forbidden(self._user, t.verb, t.rt.plural, t.rt.group, name,
                                    t.namespace, t.subresource)
 
     def _faults(self, t: Target) -> None:

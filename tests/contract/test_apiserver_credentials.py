@@ -148,3 +148,28 @@ def test_kubectl_auth_whoami_names_each_credential(apiserver: APIServer, tmp_pat
                     "client-certificate": ("lab-admin", ["system:masters",
                                                          "system:authenticated"]),
                     "exec": ("lab-exec", ["system:masters", "system:authenticated"])}
+
+
+def test_resource_names_rules_apply_to_a_list_or_watch_by_name(apiserver: APIServer,
+                                                               tmp_path: Path) -> None:
+    """A list or watch with fieldSelector metadata.name=X is authorized for the name X, so
+    a Role with resourceNames allows `kubectl wait`/`rollout status` on that object
+    (staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go)."""
+    apiserver.authorizer.enabled = True
+    apiserver.set_rules("dana", [{"apiGroups": ["apps"], "resources": ["deployments"],
+                                  "resourceNames": ["shop-green"], "verbs": ["list", "watch"]}])
+    api = _api(apiserver.write_kubeconfig(tmp_path / "dana",
+                                          client_cert=apiserver.issue_client_cert("dana")))
+    apps = client.AppsV1Api(api)
+    try:
+        apps.list_namespaced_deployment("demo", field_selector="metadata.name=shop-green")
+        with pytest.raises(ApiException) as exc:
+            apps.list_namespaced_deployment("demo")
+        with pytest.raises(ApiException) as other:
+            apps.list_namespaced_deployment("demo", field_selector="metadata.name=shop-blue")
+    finally:
+        api.close()
+    assert exc.value.status == 403 and other.value.status == 403
+    assert json.loads(other.value.body)["message"] == (
+        'deployments.apps "shop-blue" is forbidden: User "dana" cannot list resource '
+        '"deployments" in API group "apps" in the namespace "demo"')
