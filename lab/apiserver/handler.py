@@ -26,6 +26,7 @@ EMPTY_PATCH = {JSON_PATCH: "unexpected end of JSON input", MERGE: "Invalid JSON 
 OPTIONS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
            "delete": "DeleteOptions"}
 AUTHENTICATED = "system:authenticated"  # every authenticated user's group, as in a real server
+MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's --max-request-body-bytes default (3 MiB)
 SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectreviews")
 OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
 
@@ -243,6 +244,9 @@ class Handler(BaseHTTPRequestHandler):
     def _verb(self, t: Target, query: dict[str, str],
               body: bytes) -> tuple[int, Any, dict[str, str]]:
         store = self.app.store
+        if len(body) > MAX_BODY and t.verb in OPTIONS:  # handlers/rest.go limitedReadBody
+            raise errors.ApiError(413, f"Request entity too large: limit is {MAX_BODY}",
+                                  reason="RequestEntityTooLarge")
         dry_run = query.get("dryRun", "")
         if dry_run not in ("", "All") and t.verb in OPTIONS:
             raise errors.invalid_kind(OPTIONS[t.verb], "meta.k8s.io", "", [{

@@ -404,3 +404,14 @@ def test_apply_patch_needs_a_field_manager(apiserver: APIServer) -> None:
                                  "Required value: is required for apply patch")
     assert call(apiserver, "PATCH", CONFIGMAPS + "/c?fieldManager=me", body,
                 "application/apply-patch+yaml")[0] == 201
+
+
+def test_a_body_over_3_mib_is_413(apiserver: APIServer) -> None:
+    """limitedReadBody with MaxRequestBodyBytes, 3 MiB by default
+    (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go,
+    staging/src/k8s.io/apiserver/pkg/server/config.go)."""
+    big = configmap()
+    big["data"] = {"k": "x" * (3 * 1024 * 1024)}
+    status, body = call(apiserver, "POST", CONFIGMAPS, big)
+    body = failure(status, body, 413, "RequestEntityTooLarge")
+    assert body["message"] == "Request entity too large: limit is 3145728"
