@@ -23,7 +23,9 @@ from typing import Any
 from . import errors, objects
 from .resources import ResourceType
 
-KEEP = 5000  # events kept for watches that resume from a resourceVersion
+KEEP = 5000  # at most this many changes are kept for watches that resume from a version,
+WINDOW = 75.0  # and none older than this many seconds (the watch cache's history window,
+# staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go eventFreshDuration)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Change:
     namespace: str
     obj: dict[str, Any]  # the stored object after the change (deep copy)
     old: dict[str, Any] | None  # before (MODIFIED)
+    at: float = 0.0  # time.monotonic() when it happened
 
 
 class ChangeLog:
@@ -41,13 +44,15 @@ class ChangeLog:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._items: deque[Change] = deque(maxlen=KEEP)
+        self._items: deque[Change] = deque()
         self._oldest = 0  # changes after this rv are all kept
 
     def emit(self, change: Change) -> None:
         with self._cond:
-            if len(self._items) == KEEP:
-                self._oldest = self._items[0].rv
+            now = time.monotonic()
+            while self._items and (len(self._items) >= KEEP
+                                   or now - self._items[0].at > WINDOW):
+                self._oldest = self._items.popleft().rv
             self._items.append(change)
             self._cond.notify_all()
 
