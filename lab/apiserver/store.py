@@ -293,7 +293,8 @@ class Store:
     def _emit_key(self, kind: str, key: tuple[str, str], ns: str, obj: dict[str, Any],
                   old: dict[str, Any] | None = None) -> None:
         self.changes.emit(watch.Change(int(obj["metadata"]["resourceVersion"]), kind, key, ns,
-                                       copy.deepcopy(obj), copy.deepcopy(old), time.monotonic()))
+                                       copy.deepcopy(obj), watch.selectable(old),
+                                       time.monotonic()))
 
     # --- Deployment controller -------------------------------------------------------------
     def _schedule_ready(self, ns: str, name: str) -> None:

@@ -12,6 +12,7 @@ Events are newline-separated JSON objects in a chunked response.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -73,6 +74,20 @@ class ChangeLog:
         with self._cond:
             if not self._items or self._items[-1].rv <= rv:
                 self._cond.wait(timeout)
+
+
+def selectable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What label and field selectors can look at (kept for the state before a change):
+    metadata name, namespace, labels, and the Event fields (selectors.EVENT_FIELDS)."""
+    if obj is None:
+        return None
+    meta = obj.get("metadata") or {}
+    out: dict[str, Any] = {k: copy.deepcopy(obj[k]) for k in
+                           ("involvedObject", "reason", "reportingComponent", "source", "type")
+                           if k in obj}
+    out["metadata"] = {k: copy.deepcopy(meta[k]) for k in ("name", "namespace", "labels")
+                       if k in meta}
+    return out
 
 
 def check_query(query: dict[str, str]) -> None:
