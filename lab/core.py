@@ -10,7 +10,8 @@ Used by ``python -m lab up``, the pytest fixtures and the demo::
 `start()` starts Prometheus first (its first scrape comes ~5.7 s after start), then the
 API emulator (TLS, in-process), the two demo apps, HAProxy, the seed, the lab controller,
 a control endpoint and the load generator, and returns when Prometheus has ``rate()`` data
-for both colours. `stop()` stops all of it, also after a `start()` that failed halfway.
+for both colours; only then does it write ``lab.json`` (removed again by `stop()`).
+`stop()` stops all of it, also after a `start()` that failed halfway.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Lab:
         self.loadgen: LoadGen | None = None
         self.control: ControlServer | None = None
         self.apps: dict[str, Child] = {}
+        self.kubeconfigs: dict[str, Path] = {}
         self.app_ports: dict[str, int] = {}
         self.info: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -85,6 +87,7 @@ class Lab:
         """Start everything and wait until Prometheus has data for both colours."""
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._remove_info()  # a stale lab.json would say "ready" before this lab is
         try:
             self._start(t0)
         except BaseException:
@@ -115,9 +118,9 @@ class Lab:
 
         self.apiserver = APIServer(host="127.0.0.1", port=0, tls=True)
         self.apiserver.start()
-        kubeconfig = self.apiserver.write_kubeconfig(
-            self.dir / "kubeconfig", namespace=self.namespace, context="lab"
-        )
+        self.kubeconfigs = self.apiserver.write_kubeconfigs(self.dir, namespace=self.namespace,
+                                                            context="lab")
+        kubeconfig = self.kubeconfigs["token"]
         seeding.seed(self.apiserver.store, self.router, release=self.release, ns=self.namespace)
         self.timings["apiserver"] = time.monotonic() - t0
         for colour, child in self.apps.items():
@@ -142,8 +145,9 @@ class Lab:
         self.timings["haproxy"] = time.monotonic() - t0
         self.prometheus.wait_ready(timeout=10)
         self.info = self._info(Path(kubeconfig))
-        self._write_info()
         self.wait_for_metrics(timeout=max(1.0, self.ready_timeout - (time.monotonic() - t0)))
+        self.info["ready_at"] = time.time()
+        self._write_info()  # only now: a script that waits for lab.json finds a ready lab
 
     def wait_for_metrics(self, timeout: float = 30.0, *, after: float | None = None) -> None:
         """Wait until Prometheus has rate() data for both colours.
@@ -199,6 +203,7 @@ class Lab:
             attempt("prometheus", self.prometheus.stop)
         if self.apiserver is not None:
             attempt("apiserver", self.apiserver.stop)
+        attempt("lab.json", self._remove_info)
         self.loadgen = self.control = self.controller = self.haproxy = None
         self.apiserver = None
         self.apps = {}
@@ -222,6 +227,7 @@ class Lab:
         assert self.prometheus and self.haproxy and self.control
         return {
             "kubeconfig": str(kubeconfig),
+            "kubeconfigs": {k: str(p) for k, p in self.kubeconfigs.items()},
             "prometheus_url": self.prometheus.url,
             "ingress_url": self.haproxy.ingress_url,
             "namespace": self.namespace,
@@ -240,10 +246,15 @@ class Lab:
         }
 
     def _write_info(self) -> None:
+        """Write lab.json atomically (lab.json.tmp, then a rename)."""
         path = self.dir / "lab.json"
-        tmp = path.with_suffix(".tmp")
+        tmp = self.dir / "lab.json.tmp"
         tmp.write_text(json.dumps(self.info, indent=2) + "\n")
         tmp.replace(path)
+
+    def _remove_info(self) -> None:
+        for name in ("lab.json", "lab.json.tmp"):
+            (self.dir / name).unlink(missing_ok=True)
 
     # -- operations ----------------------------------------------------------------------
 

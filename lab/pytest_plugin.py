@@ -10,11 +10,14 @@
       @pytest.mark.parametrize("lab", ["gateway", "istio"], indirect=True)
       def test_x(lab): ...
 
-Tests that use any of these get the ``lab`` marker.
+Tests that use any of these get the ``lab`` marker. ``LAB_CREDENTIAL=client-certificate``
+(or ``exec``; default ``token``) points ``lab.info["kubeconfig"]``, which the tests hand to
+shifter and kubectl, at that kind of kubeconfig, to run the whole lab suite with it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +41,13 @@ def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     from lab.core import Lab
     from lab.procs import pid_alive
 
+    credential = os.environ.get("LAB_CREDENTIAL", "token")
+    if credential not in ("token", "client-certificate", "exec"):
+        raise pytest.UsageError(f"LAB_CREDENTIAL: expected token, client-certificate or exec, "
+                                f"got {credential!r}")
     the_lab = Lab(tmp_path_factory.mktemp("lab"), router="nginx", rps=50.0)
     the_lab.start()
+    the_lab.info["kubeconfig"] = the_lab.info["kubeconfigs"][credential]
     try:
         yield the_lab
     finally:

@@ -70,6 +70,10 @@ def _details(plural: str, group: str, name: str) -> dict[str, Any]:
     return details
 
 
+def details(plural: str, group: str, name: str) -> dict[str, Any]:
+    return _details(plural, group, name)
+
+
 def not_found(plural: str, group: str, name: str) -> ApiError:
     return ApiError(404, f'{qualified(plural, group)} "{name}" not found',
                     details=_details(plural, group, name))
@@ -108,6 +112,14 @@ def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> A
     if group:
         details["group"] = group
     return ApiError(422, f'{kind} "{name}" is invalid: {text}', details=details)
+
+
+def invalid_kind(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
+    """422 from NewInvalid(GroupKind): `Deployment.apps "x" is invalid: ...`."""
+    err = invalid(f"{kind}.{group}" if group else kind, group, name, causes)
+    if err.details is not None:
+        err.details["kind"] = kind
+    return err
 
 
 def bad_request(message: str) -> ApiError:

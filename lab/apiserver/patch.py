@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import gojson
 from .errors import ApiError
 
 # Strategic merge keys of the list fields shifter's objects use (from the Kubernetes Go types).
@@ -128,16 +129,20 @@ def _add(doc: Any, path: str, value: Any) -> Any:
     return doc
 
 
-def json_patch(doc: Any, ops: Any) -> Any:
-    """Apply RFC 6902 operations; a failed `test` or a missing path raises PatchError."""
+def json_patch(doc: Any, ops: Any, raw: list[gojson.RawNode | None] | None = None) -> Any:
+    """Apply RFC 6902 operations; a failed `test` or a missing path raises PatchError.
+
+    `raw` holds each operation's `value` as the client wrote it: `test` compares it with the
+    doc as Go serializes it (see gojson); without it, values compare as Go would write them.
+    """
     if not isinstance(ops, list):
         raise ApiError(400, "json: cannot unmarshal object into Go value of type jsonpatch.Patch")
     doc = copy.deepcopy(doc)
-    for op in ops:
+    for index, op in enumerate(ops):
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise ApiError(400, f"invalid JSON patch operation: {op!r}")
         kind, path = op["op"], op["path"]
-        if kind in ("add", "replace", "test") and "value" not in op:
+        if kind in ("add", "replace") and "value" not in op:
             raise PatchError(f"missing value for {kind} operation at {path}")
         if kind == "add":
             doc = _add(doc, path, copy.deepcopy(op["value"]))
@@ -155,11 +160,38 @@ def json_patch(doc: Any, ops: Any) -> Any:
         elif kind == "copy":
             doc = _add(doc, path, copy.deepcopy(_get(doc, op.get("from", ""))))
         elif kind == "test":
-            if _get(doc, path) != op["value"]:
-                raise PatchError(f"testing value {path} failed: test failed")
+            raw_value = raw[index] if raw is not None and index < len(raw) else None
+            if raw_value is None and op.get("value") is not None:
+                raw_value = gojson.raw_of(op["value"])
+            _test(doc, path, raw_value)
         else:
             raise ApiError(400, f"Unexpected kind: {kind}")
     return doc
+
+
+def _test(doc: Any, path: str, raw: gojson.RawNode | None) -> None:
+    """evanphx json-patch v4 `test`: a missing or null value equals only a null value."""
+    tokens = _pointer(path)
+    try:
+        parent = _parent(doc, tokens, path) if tokens else None
+    except PatchError:
+        raise PatchError(f"test operation does not apply: is missing path: {path}: "
+                         "missing value") from None
+    if not tokens:
+        current = doc
+    elif isinstance(parent, dict):
+        current = parent.get(tokens[-1])
+    elif isinstance(parent, list):
+        current = _get(doc, path)
+    else:
+        raise PatchError(f"test operation does not apply: is missing path: {path}: "
+                         "missing value")
+    if current is None:
+        if raw is None or raw == gojson.Raw("null"):
+            return
+    elif raw is not None and gojson.equal(current, raw):
+        return
+    raise PatchError(f"testing value {path} failed: test failed")
 
 
 def _replace(doc: Any, path: str, value: Any) -> Any:

@@ -60,6 +60,8 @@ TYPES: tuple[ResourceType, ...] = (
                  short_names=("vs",), categories=("istio-io", "networking-istio-io")),
     ResourceType("authorization.k8s.io", ("v1",), "SelfSubjectAccessReview",
                  "selfsubjectaccessreviews", namespaced=False, verbs=("create",)),
+    ResourceType("authentication.k8s.io", ("v1",), "SelfSubjectReview", "selfsubjectreviews",
+                 namespaced=False, verbs=("create",)),
 )
 
 _BY_KEY = {t.key: t for t in TYPES}

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from . import meta as meta_checks
 from .resources import ResourceType
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
 
 Cause = dict[str, str]
@@ -36,8 +33,12 @@ def check(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return [_required("metadata.name")]
-    _metadata(rt, meta, causes)
+    causes.extend(meta_checks.check_metadata(rt, meta))
+    if rt.kind == "Event":
+        causes.extend(meta_checks.check_event(rt, obj))
     spec = obj.get("spec")
+    if rt.kind == "Lease" and isinstance(spec, dict):
+        causes.extend(meta_checks.check_lease(spec))
     if not isinstance(spec, dict):
         return causes
     if rt.kind == "Service" and rt.group == "":
@@ -49,42 +50,11 @@ def check(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def _metadata(rt: ResourceType, meta: dict[str, Any], causes: list[Cause]) -> None:
-    name = meta.get("name")
-    if not name:
-        causes.append({"reason": "FieldValueRequired", "field": "metadata.name",
-                       "message": "Required value: name or generateName is required"})
-    elif isinstance(name, str):
-        dns1035 = rt.kind in ("Service",) and rt.group == ""
-        ok = _LABEL_1035.match(name) and len(name) <= 63 if dns1035 else \
-            _SUBDOMAIN.match(name) and len(name) <= 253
-        if not ok:
-            why = ("a DNS-1035 label must consist of lower case alphanumeric characters or "
-                   "'-', start with an alphabetic character, and end with an alphanumeric "
-                   "character") if dns1035 else (
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                "characters, '-' or '.', and must start and end with an alphanumeric character")
-            causes.append(_invalid("metadata.name", name, why))
-    labels = meta.get("labels") or {}
-    if isinstance(labels, dict):
-        for key, value in labels.items():
-            if isinstance(value, str) and (len(value) > 63 or not _LABEL_VALUE.match(value)):
-                causes.append(_invalid("metadata.labels", value,
-                                       "a valid label must be an empty string or consist of "
-                                       "alphanumeric characters, '-', '_' or '.', and must "
-                                       "start and end with an alphanumeric character"))
-            if not key or len(key.split("/")[-1]) > 63:
-                causes.append(_invalid("metadata.labels", key, "name part must be no more "
-                                       "than 63 characters"))
-
-
 def _service(spec: dict[str, Any], causes: list[Cause]) -> None:
     for i, port in enumerate(spec.get("ports") or []):
         if not isinstance(port, dict):
             continue
-        if "port" not in port:
-            causes.append(_required(f"spec.ports[{i}].port"))
-        _port(f"spec.ports[{i}].port", port.get("port"), causes)
+        _port(f"spec.ports[{i}].port", port.get("port", 0), causes)  # ValidateService
         _port(f"spec.ports[{i}].targetPort", port.get("targetPort"), causes)
         _port(f"spec.ports[{i}].nodePort", port.get("nodePort"), causes)
 

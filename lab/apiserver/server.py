@@ -7,6 +7,7 @@ import contextlib
 import secrets
 import socket
 import ssl
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from . import certs
 from .faults import Faults
 from .handler import Handler
 from .rbac import Authorizer
@@ -78,8 +80,10 @@ class App:
         self.admin_token = admin_token
         self.strict_fields = strict_fields
         self.requests = RequestLog()
+        self.stopping = False  # ends watch streams
 
-    def access_review(self, user: str, review: dict[str, Any]) -> dict[str, Any]:
+    def access_review(self, user: str, review: dict[str, Any],
+                      groups: tuple[str, ...] = ()) -> dict[str, Any]:
         """Answer a SelfSubjectAccessReview from the same rules as requests."""
         spec = review.get("spec") or {}
         attrs = spec.get("resourceAttributes")
@@ -90,7 +94,8 @@ class App:
             if attrs.get("subresource"):
                 res = f"{res}/{attrs['subresource']}"
             allowed = self.authorizer.allowed(user, attrs.get("verb", ""),
-                                              attrs.get("group", ""), res, attrs.get("name", ""))
+                                              attrs.get("group", ""), res, attrs.get("name", ""),
+                                              groups)
         status: dict[str, Any] = {"allowed": allowed}
         if allowed and user != "admin":
             status["reason"] = f'RBAC: allowed by lab rules of user "{user}"'
@@ -173,6 +178,7 @@ class APIServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._ca_pem = b""
+        self._client_ca: Any = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> APIServer:
@@ -185,6 +191,12 @@ class APIServer:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             cert.configure_cert(ctx)
             self._ca_pem = ca.cert_pem.bytes()
+            # Client certificates signed by the lab's client CA authenticate (CN user,
+            # O groups); a client without one still uses its token, as with --client-ca-file.
+            self._client_ca = trustme.CA(organization_name="lab client CA")
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(cadata=self._client_ca.cert_pem.bytes().decode())
+        self._app.stopping = False
         self._httpd = _HTTPServer((self.host, self.port), self._app, ctx)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
@@ -196,6 +208,7 @@ class APIServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self._app.stopping = True
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
@@ -226,8 +239,48 @@ class APIServer:
     def ca_pem(self) -> bytes:
         return self._ca_pem
 
-    def add_token(self, token: str, user: str) -> None:
-        self.authorizer.add_token(token, user)
+    def add_token(self, token: str, user: str, groups: tuple[str, ...] = ()) -> None:
+        self.authorizer.add_token(token, user, groups)
+
+    @property
+    def client_ca_pem(self) -> bytes:
+        """The CA that signs client certificates (empty without TLS)."""
+        return self._client_ca.cert_pem.bytes() if self._client_ca is not None else b""
+
+    def issue_client_cert(self, user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) for `user` (CN) in `groups` (one O each)."""
+        if self._client_ca is None:
+            raise RuntimeError("client certificates need the server started with TLS")
+        return certs.issue(self._client_ca, user, groups)
+
+    def set_group_rules(self, group: str, rules: list[dict[str, Any]]) -> None:
+        self.authorizer.set_group_rules(group, rules)
+
+    def write_kubeconfigs(self, directory: Path, *, namespace: str = "default",
+                          context: str = "lab") -> dict[str, Path]:
+        """The three kinds of credentials users have, all `system:masters`-equivalent:
+        `token` (the admin token: DIR/kubeconfig), `client-certificate` (CN lab-admin,
+        O system:masters: DIR/kubeconfig-cert) and `exec` (lab/exec_credential.py prints a
+        token for user lab-exec read from DIR/exec-token: DIR/kubeconfig-exec)."""
+        out = {"token": self.write_kubeconfig(directory / "kubeconfig", namespace=namespace,
+                                              context=context)}
+        if self.tls:
+            cert = self.issue_client_cert("lab-admin", ("system:masters",))
+            out["client-certificate"] = self.write_kubeconfig(
+                directory / "kubeconfig-cert", namespace=namespace, context=context,
+                client_cert=cert)
+        token = secrets.token_urlsafe(24)
+        self.add_token(token, "lab-exec", ("system:masters",))
+        token_file = directory / "exec-token"
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        plugin = {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                  "args": [str(Path(__file__).resolve().parents[1] / "exec_credential.py")],
+                  "env": [{"name": "LAB_TOKEN_FILE", "value": str(token_file)}],
+                  "interactiveMode": "Never"}
+        out["exec"] = self.write_kubeconfig(directory / "kubeconfig-exec", namespace=namespace,
+                                            context=context, exec_plugin=plugin)
+        return out
 
     def set_rules(self, user: str, rules: list[dict[str, Any]]) -> None:
         self.authorizer.set_rules(user, rules)
@@ -236,14 +289,27 @@ class APIServer:
         self.authorizer.load_role(user, role_manifest)
 
     def write_kubeconfig(self, path: Path | str, *, token: str | None = None,
-                         namespace: str = "default", context: str = "lab") -> Path:
+                         namespace: str = "default", context: str = "lab",
+                         client_cert: tuple[bytes, bytes] | None = None,
+                         exec_plugin: dict[str, Any] | None = None) -> Path:
+        """A kubeconfig with a bearer token (default: the admin's), a client certificate
+        (`client_cert`: PEMs from `issue_client_cert`) or an exec plugin (`exec_plugin`:
+        the kubeconfig's `exec` stanza)."""
         cluster: dict[str, Any] = {"server": self.url}
         if self.tls:
             cluster["certificate-authority-data"] = base64.b64encode(self._ca_pem).decode()
+        user: dict[str, Any]
+        if client_cert is not None:
+            user = {"client-certificate-data": base64.b64encode(client_cert[0]).decode(),
+                    "client-key-data": base64.b64encode(client_cert[1]).decode()}
+        elif exec_plugin is not None:
+            user = {"exec": exec_plugin}
+        else:
+            user = {"token": token or self.admin_token}
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": context, "cluster": cluster}],
-            "users": [{"name": context, "user": {"token": token or self.admin_token}}],
+            "users": [{"name": context, "user": user}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context,
                                                        "namespace": namespace}}],
             "current-context": context,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors, objects, patch
+from . import errors, gojson, objects, patch, updates, watch
 from .resources import TYPES, ResourceType, resolve, split_api_version
 from .validation import Validator
 
@@ -35,6 +35,7 @@ class Store:
         self._rv = 0
         self._pending_ready: dict[Key, float] = {}
         self._held: set[Key] = set()
+        self.changes = watch.ChangeLog()
         self.reset()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -44,6 +45,7 @@ class Store:
             self._data = {rt.key: {} for rt in TYPES}
             self._pending_ready.clear()
             self._held.clear()
+            self.changes.reset(self._rv)
             for ns in ("default", "kube-system"):
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
@@ -80,7 +82,7 @@ class Store:
             body = copy.deepcopy(obj)
             body.setdefault("metadata", {}).pop("resourceVersion", None)
             return self.update_obj(rt, version, ns, name, body, subresource="",
-                                   keep_status="status" in body)[0]
+                                   keep_status="status" in body, unconditional=True)[0]
 
     def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
         rt = resolve(api_version, plural)
@@ -137,6 +139,7 @@ class Store:
             self._tick()
             if not isinstance(obj, dict):
                 raise errors.bad_request("the body of the request must be a JSON object")
+            updates.decode(rt, version, obj)
             obj["apiVersion"], obj["kind"] = rt.api_version(version), rt.kind
             body_ns = obj.get("metadata", {}).get("namespace")
             if rt.namespaced and body_ns and body_ns != ns:
@@ -157,6 +160,7 @@ class Store:
             has_status = "status" in obj and keep_status
             obj["metadata"]["resourceVersion"] = self._bump()
             self._data[rt.key][(ns, name)] = obj
+            self._emit("ADDED", rt, ns, obj)
             if rt.kind == "Deployment":
                 obj.setdefault("status", {})
                 if not has_status:
@@ -166,21 +170,27 @@ class Store:
     def update_obj(self, rt: ResourceType, version: str, ns: str, name: str,
                    obj: dict[str, Any], *, subresource: str, dry_run: bool = False,
                    field_validation: str = "Strict", keep_status: bool = False,
+                   put: bool = True, unconditional: bool = False,
                    ) -> tuple[dict[str, Any], builtins.list[str]]:
+        """PUT (`put`) or the result of a patch; `unconditional`: no resourceVersion rule
+        (the lab's in-process `put`)."""
         with self._lock:
             self._tick()
-            old = self._data[rt.key].get((ns, name))
-            if old is None:
-                raise errors.not_found(rt.plural, rt.group, name)
             if not isinstance(obj, dict):
                 raise errors.bad_request("the body of the request must be a JSON object")
-            meta = obj.setdefault("metadata", {})
-            if meta.get("name") not in (None, name):
-                raise errors.bad_request(f"the name of the object ({meta.get('name')}) does "
-                                         f"not match the name on the URL ({name})")
-            sent_rv = meta.get("resourceVersion")
-            if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
-                raise errors.conflict(rt.plural, rt.group, name)
+            old = self._data[rt.key].get((ns, name))
+            if old is None and put and not subresource and updates.create_on_update(rt):
+                updates.decode(rt, version, obj)
+                updates.check_name(name, ns, obj)
+                obj.get("metadata", {}).pop("resourceVersion", None)
+                return self.create_obj(rt, version, ns, obj, dry_run=dry_run,
+                                       field_validation=field_validation)
+            if old is None:
+                raise errors.not_found(rt.plural, rt.group, name)
+            updates.decode(rt, version, obj)
+            obj.setdefault("metadata", {})
+            updates.check_name(name, ns, obj)
+            updates.preconditions(rt, name, obj, old, put=put, unconditional=unconditional)
             obj["apiVersion"], obj["kind"] = rt.api_version(version), rt.kind
             if subresource == "status":
                 new = copy.deepcopy(old)
@@ -196,6 +206,8 @@ class Store:
                         new["status"] = copy.deepcopy(old["status"])
                     else:
                         new.pop("status", None)
+            if subresource != "status":
+                updates.immutable(rt, name, new, old)
             objects.carry_metadata(new, old, rt)
             objects.apply_builtin_defaults(rt, new)
             warnings = self._validator.validate(rt, new, field_validation)
@@ -206,6 +218,7 @@ class Store:
             new["apiVersion"] = rt.api_version()
             new["metadata"]["resourceVersion"] = self._bump()
             self._data[rt.key][(ns, name)] = new
+            self._emit("MODIFIED", rt, ns, new, old)
             if rt.kind == "Deployment":
                 if subresource == "status" or (keep_status and "status" in obj):
                     self._pending_ready.pop((ns, name), None)
@@ -215,7 +228,9 @@ class Store:
 
     def patch_obj(self, rt: ResourceType, version: str, ns: str, name: str, content_type: str,
                   body: Any, *, subresource: str = "", dry_run: bool = False,
-                  field_validation: str = "Strict") -> tuple[dict[str, Any], builtins.list[str]]:
+                  field_validation: str = "Strict", raw: bytes = b"",
+                  ) -> tuple[dict[str, Any], builtins.list[str]]:
+        """Apply a patch; `raw` is the request body (a JSON patch's `test` compares bytes)."""
         if content_type == STRATEGIC and not rt.builtin:
             raise errors.unsupported_media_type(content_type, CUSTOM_PATCH_TYPES)
         with self._lock:
@@ -233,7 +248,8 @@ class Store:
                                              "type map[string]interface {}")
                 patched = patch.merge_patch(current, body)
             elif content_type == JSON_PATCH:
-                patched = patch.json_patch(current, body)
+                patched = patch.json_patch(current, body,
+                                           gojson.raw_values(raw) if raw else None)
             elif content_type in (STRATEGIC, APPLY):
                 if not isinstance(body, dict):
                     raise errors.bad_request("json: cannot unmarshal array into Go value of "
@@ -245,24 +261,40 @@ class Store:
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
             return self.update_obj(rt, version, ns, name, patched, subresource=subresource,
-                                   dry_run=dry_run, field_validation=field_validation)
+                                   dry_run=dry_run, field_validation=field_validation, put=False)
 
-    def delete_obj(self, rt: ResourceType, ns: str, name: str, *,
-                   dry_run: bool = False) -> dict[str, Any]:
+    def delete_obj(self, rt: ResourceType, ns: str, name: str, *, dry_run: bool = False,
+                   preconditions: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._lock:
             stored = self._data[rt.key].get((ns, name))
             if stored is None:
                 raise errors.not_found(rt.plural, rt.group, name)
+            updates.check_preconditions(rt, name, preconditions, stored)
             if dry_run:
                 return stored
             del self._data[rt.key][(ns, name)]
             self._pending_ready.pop((ns, name), None)
             if rt.kind == "Namespace":
-                for bucket in self._data.values():
+                for bucket_key, bucket in self._data.items():
                     for key in [k for k in bucket if k[0] == name]:
-                        del bucket[key]
-            self._bump()
+                        gone = bucket.pop(key)
+                        gone["metadata"]["resourceVersion"] = self._bump()
+                        self._emit_key("DELETED", bucket_key, key[0], gone)
+            stored = copy.deepcopy(stored)
+            stored["metadata"]["resourceVersion"] = self._bump()
+            self._emit("DELETED", rt, ns, stored)
             return stored
+
+    # --- watch -----------------------------------------------------------------------------
+    def _emit(self, kind: str, rt: ResourceType, ns: str, obj: dict[str, Any],
+              old: dict[str, Any] | None = None) -> None:
+        self._emit_key(kind, rt.key, ns, obj, old)
+
+    def _emit_key(self, kind: str, key: tuple[str, str], ns: str, obj: dict[str, Any],
+                  old: dict[str, Any] | None = None) -> None:
+        self.changes.emit(watch.Change(int(obj["metadata"]["resourceVersion"]), kind, key, ns,
+                                       copy.deepcopy(obj), watch.selectable(old),
+                                       time.monotonic()))
 
     # --- Deployment controller -------------------------------------------------------------
     def _schedule_ready(self, ns: str, name: str) -> None:
@@ -283,5 +315,7 @@ class Store:
             del self._pending_ready[key]
             obj = bucket.get(key)
             if obj is not None:
+                old = copy.deepcopy(obj)
                 obj["status"] = objects.ready_status(obj)
                 obj["metadata"]["resourceVersion"] = self._bump()
+                self._emit_key("MODIFIED", ("apps", "deployments"), key[0], obj, old)

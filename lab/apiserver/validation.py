@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,18 @@ import jsonschema
 import yaml
 
 from . import semantic
-from .errors import ApiError, invalid
+from .errors import ApiError, invalid_kind
 from .resources import ResourceType
 
 log = logging.getLogger(__name__)
 
 K8S_SCHEMA_VERSION = "1.37.0"
+# OpenAPI `required` fields a real server does not require as such (it validates built-in
+# types in Go, not against the OpenAPI schema): a core/v1 Event's involvedObject
+# (pkg/apis/core/validation/events.go checks only its namespace), a Service port (checked as
+# a port number: semantic.py), a Deployment's template (its labels and containers are).
+NOT_REQUIRED = {("Event", "involvedObject"), ("Service", "spec.ports[].port"),
+                ("Deployment", "spec.template")}
 
 
 def _field_path(path: Any) -> str:
@@ -120,11 +127,7 @@ class Validator:
                            if not out.bad_request[0].startswith("strict decoding")
                            else out.bad_request[0])
         if out.causes:
-            kind = rt.kind if rt.builtin else f"{rt.kind}.{rt.group}"
-            err = invalid(kind, rt.group, name, out.causes)
-            if err.details is not None:
-                err.details["kind"] = rt.kind
-            raise err
+            raise invalid_kind(rt.kind, rt.group, name, out.causes)
         return [] if field_validation == "Ignore" else unknown
 
     def _validate_builtin(self, rt: ResourceType, obj: dict[str, Any], out: Outcome) -> None:
@@ -152,8 +155,11 @@ class Validator:
                     f"field {path} of type {want}")
             elif err.validator == "required":
                 missing = err.message.split("'")[1] if "'" in err.message else ""
+                where = _field_path([*err.absolute_path, missing])
+                if (rt.kind, re.sub(r"\[\d+\]", "[]", where)) in NOT_REQUIRED:
+                    continue
                 out.causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                                   "field": _field_path([*err.absolute_path, missing])})
+                                   "field": where})
             elif err.validator == "enum":
                 values = ", ".join(_show(v) for v in err.validator_value)
                 out.causes.append({"reason": "FieldValueNotSupported", "field": path,

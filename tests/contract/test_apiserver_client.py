@@ -308,13 +308,13 @@ def test_lease_and_events(kube_api: Any) -> None:
     assert lease.spec.holder_identity == "me"
     event = client.EventsV1Api(kube_api).create_namespaced_event("demo", {
         "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"generateName": "shop-"},
-        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "shifter",
+        "eventTime": "2026-01-01T00:00:00.123456Z", "reportingController": "shifter",
         "reportingInstance": "x", "action": "Shift", "reason": "Step", "type": "Normal",
         "regarding": {"kind": "Deployment", "name": "shop-green", "namespace": "demo"}})
     assert event.metadata.name.startswith("shop-")
     client.CoreV1Api(kube_api).create_namespaced_event("demo", {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "reason": "Step",
-        "involvedObject": {"kind": "Deployment", "name": "shop-green"}})
+        "involvedObject": {"kind": "Deployment", "name": "shop-green", "namespace": "demo"}})
 
 
 def test_delete_then_get_is_404(kube_api: Any) -> None:
