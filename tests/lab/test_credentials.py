@@ -46,7 +46,7 @@ def test_rollout_status_and_abort_with_each_credential(credential_lab, tmp_path)
         wait_for_split(lab, {"blue": 90.0, "green": 10.0})
         status = shifter(lab, "status", "shop", "-n", "demo")
         assert status.code == 0, status.stderr
-        ctl = shifter(lab, "abort", "shop", "-n", "demo", "--wait", "20")
+        ctl = shifter(lab, "abort", "shop", "-n", "demo", "--wait", "20s")
         assert ctl.code == 0, ctl.stderr
         wait_for_split(lab, {"blue": 100.0}, timeout=10)
         result = run.wait(timeout=30)
