@@ -71,11 +71,12 @@ class Colour:
 
 
 def judge(new: Colour, live: Colour, prior: list[tuple[int, int]],
-          live_prior: list[tuple[int, int]], baseline: tuple[int, int], cfg: Cfg) -> Verdict:
+          live_prior: list[tuple[int, int]], baseline: tuple[int, int], cfg: Cfg,
+          promote: bool = False) -> Verdict:
     return decide.error_rate(
         (new.n, new.e), (live.n, live.e), max_rate=LIMIT, max_over_baseline=OVER,
         min_requests=cfg.min_requests, alpha=A_ABS, alpha_relative=A_REL, prior=prior,
-        live_prior=live_prior, baseline=baseline).verdict
+        live_prior=live_prior, baseline=baseline, promote=promote).verdict
 
 
 def split(rng: random.Random, total: int, weight: int) -> int:
@@ -130,7 +131,8 @@ def rollout(rng: random.Random, cfg: Cfg, rps: float, rate: float, live_rate: fl
         k = split(rng, per_tick, weight)
         new.add(rng, k, rate)
         live.add(rng, per_tick - k, live_rate)
-        v = judge(new, live, prior, live_prior, baseline, cfg) if new.n else Verdict.INCONCLUSIVE
+        v = (judge(new, live, prior, live_prior, baseline, cfg, weight == 100) if new.n
+             else Verdict.INCONCLUSIVE)
         state, actions = advance(state, Sample(t, v), plan)
         if actions and isinstance(actions[0], SetWeight):
             prior.append((new.n, new.e))

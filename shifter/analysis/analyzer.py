@@ -85,6 +85,8 @@ class Evidence:
     last: Segment | None = None
     live_last: Segment | None = None
     baseline: Series | None = None
+    prior_pass: list[Segment] = field(default_factory=list)  # latency: counted for a pass
+    last_pass: Segment | None = None
 
     def fold(self) -> None:
         """A new step starts: this step's latest counts become evidence carried forward."""
@@ -92,7 +94,9 @@ class Evidence:
             self.prior.append(self.last)
         if self.live_last is not None and self.live_last[0] > 0:
             self.live_prior.append(self.live_last)
-        self.last = self.live_last = None
+        if self.last_pass is not None and self.last_pass[0] > 0:
+            self.prior_pass.append(self.last_pass)
+        self.last = self.live_last = self.last_pass = None
 
 
 class Analyzer:
@@ -117,6 +121,7 @@ class Analyzer:
         self.baseline_window = baseline_window
         self.steps = steps
         self.clock = clock
+        self.promote = steps <= 1  # the current step is the one that promotes (100%)
         self.outage = Outage(max_unavailable)
         self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
         counted = [c for c in self.checks if c.kind is not CheckKind.THRESHOLD]
@@ -134,8 +139,11 @@ class Analyzer:
         return render(check.query, self.ctx, window_seconds, check=check.name,
                       defaults=dict(check.defaults), start=start)
 
-    def new_step(self) -> None:
-        """The weight moved: carry each check's evidence into the next step."""
+    def new_step(self, weight: int | None = None) -> None:
+        """The weight moved (to ``weight`` percent): carry each check's evidence into the
+        next step; at 100% the stricter promotion rule applies (:mod:`.rates`)."""
+        if weight is not None:
+            self.promote = weight >= 100
         for e in self.evidence.values():
             e.fold()
 
@@ -178,7 +186,7 @@ class Analyzer:
         common = {"max_over_baseline": check.max_over_baseline,
                   "min_requests": check.min_requests, "alpha": a_abs, "alpha_relative": a_rel,
                   "prior": tuple(ev.prior), "live_prior": tuple(ev.live_prior),
-                  "pass_tolerance": self.pass_tolerance}
+                  "pass_tolerance": self.pass_tolerance, "promote": self.promote}
         if check.kind is CheckKind.ERROR_RATE:
             bl = _pair(ev.baseline.counts.get(live)) if ev.baseline else None
             base_seg = (decide.count(bl[0]) or 0, decide.count(bl[1]) or 0) if bl else None
@@ -190,11 +198,14 @@ class Analyzer:
         elif check.kind is CheckKind.LATENCY:
             d = latency(
                 s.buckets.get(new), s.buckets.get(live), limit=check.max,
-                quantile=check.quantile, steps=self.steps,
+                quantile=check.quantile, steps=self.steps, prior_pass=tuple(ev.prior_pass),
                 baseline=ev.baseline.buckets.get(live) if ev.baseline else None,
                 **common, **names,  # type: ignore[arg-type]
             )
             _remember(ev, d.values, "requests", "slow_requests", "live_requests", "live_slow")
+            rn, rk = d.values.get("requests"), d.values.get("pass_slow")
+            if isinstance(rn, int) and isinstance(rk, int):
+                ev.last_pass = (rn, rk)
         else:
             d = decide.threshold(
                 s.values.get(new), s.values.get(live), limit=check.max,
@@ -265,7 +276,9 @@ class Analyzer:
         """The carried evidence, JSON-safe, for the Lease record (see :meth:`restore`)."""
         return {name: {"prior": [list(x) for x in e.prior + ([e.last] if e.last else [])],
                        "live_prior": [list(x) for x in e.live_prior
-                                      + ([e.live_last] if e.live_last else [])]}
+                                      + ([e.live_last] if e.live_last else [])],
+                       "prior_pass": [list(x) for x in e.prior_pass
+                                      + ([e.last_pass] if e.last_pass else [])]}
                 for name, e in self.evidence.items()}
 
     def restore(self, recorded: object) -> None:
@@ -279,7 +292,8 @@ class Analyzer:
                 continue
             e.prior = _segments(item.get("prior"))
             e.live_prior = _segments(item.get("live_prior"))
-            e.last = e.live_last = None
+            e.prior_pass = _segments(item.get("prior_pass"))
+            e.last = e.live_last = e.last_pass = None
 
 
 def _segments(raw: object) -> list[Segment]:

@@ -89,6 +89,8 @@ def latency(
     live_prior: Sequence[Segment] = (),
     baseline: Buckets | None = None,
     pass_tolerance: float = 1.5,
+    prior_pass: Sequence[Segment] | None = None,
+    promote: bool = False,
     steps: int = 1,
     new_name: str = "new colour",
     base_name: str = "live colour",
@@ -96,7 +98,8 @@ def latency(
     """Judge the new colour's q-quantile latency against ``limit`` seconds and the ref.
 
     ``prior`` and ``live_prior`` are earlier steps' ``(requests, slower than the fail
-    bound)``; ``baseline`` the live colour's buckets before the rollout.
+    bound)``, ``prior_pass`` the new colour's ``(requests, slower than the pass bound)``
+    (default: ``prior``); ``baseline`` the live colour's buckets before the rollout.
     """
     nb_ = normalize(new or [])
     n = total(nb_)
@@ -126,13 +129,15 @@ def latency(
     recorded = (nbl, above(base_b, fb, nbl) or 0) if nbl and fb is not None else None
     ref = ref_for(live, live_prior, recorded, min_requests=min_requests, base_name=base_name)
     what = f"{label} {secs(q_new)}: requests slower than {secs(fb) if fb else secs(limit)}"
-    d = judge(Counts((n, k_fail), (n, k_pass), tuple(prior), ref), limit=allowed, what=what,
+    counts = Counts((n, k_fail), (n, k_pass), tuple(prior), ref,
+                    None if prior_pass is None else tuple(prior_pass))
+    d = judge(counts, limit=allowed, what=what,
               unit="slow", max_over_baseline=None, min_requests=min_requests,
               alpha_abs=alpha, alpha_rel=a_rel, pass_tolerance=pass_tolerance,
-              new_name=new_name)
+              new_name=new_name, promote=promote)
     v = dict(d.values)
     v |= {"quantile": q_new, "latency_limit": limit, "slow_requests": k_fail,
-          "slow_bound": fb}
+          "slow_bound": fb, "pass_slow": k_pass}
     if nbase:
         v |= {"baseline_quantile": stats.histogram_quantile(quantile, bb)}
     if live is not None:
