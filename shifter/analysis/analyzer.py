@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shifter.errors import InvalidInput
-from shifter.plan import Plan, timeline, timeline_lines
+from shifter.plan import Forecast, Plan, raise_if_unmeetable, timeline, timeline_lines
 
 from . import decide
 from .checks import CheckKind, CheckSpec, RenderContext
@@ -112,7 +112,8 @@ class Analyzer:
         self, source: QuerySource, checks: Sequence[CheckSpec], ctx: RenderContext, *,
         pass_tolerance: float = 1.5, max_unavailable: float = 60.0,
         baseline_window: float = PREFLIGHT_WINDOW, steps: int = 1,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, plan: Plan | None = None,
+        strict: bool = False,
     ) -> None:
         self.source = source
         self.checks = list(checks)
@@ -121,6 +122,8 @@ class Analyzer:
         self.baseline_window = baseline_window
         self.steps = steps
         self.clock = clock
+        self.plan = plan
+        self.strict = strict  # an unmeetable step deadline is an error (``--strict``)
         self.promote = steps <= 1  # the current step is the one that promotes (100%)
         self.outage = Outage(max_unavailable)
         self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
@@ -249,6 +252,11 @@ class Analyzer:
                 )
             self.evidence[check.name].baseline = s
             results.append(self.judge(check, promql, samples))
+        if self.strict and self.plan is not None:
+            first, forecasts = self.forecasts(self.plan)
+            if first is not None:
+                raise_if_unmeetable(forecasts, self.live_rps() or 0.0,
+                                    min_requests=first.min_requests)
         return results
 
     def live_rps(self) -> float | None:
@@ -264,13 +272,19 @@ class Analyzer:
     def timeline(self, plan: Plan) -> list[str]:
         """The traffic-aware plan (:func:`shifter.plan.timeline`) as lines, from the first
         error-rate check; empty before ``preflight`` or without one."""
+        check, forecasts = self.forecasts(plan)
+        return timeline_lines(forecasts, self.live_rps() or 0.0) if check else []
+
+    def forecasts(self, plan: Plan) -> tuple[CheckSpec | None, list[Forecast]]:
+        """The first error-rate check and its per-step forecasts at the live colour's
+        measured rate; ``(None, [])`` before ``preflight`` or without one."""
         rps = self.live_rps()
         check = next((c for c in self.checks if c.kind is CheckKind.ERROR_RATE), None)
         if rps is None or check is None:
-            return []
+            return None, []
         a_abs, _ = self.alphas(check)
-        return timeline_lines(timeline(plan, rps, min_requests=check.min_requests,
-                                       limit=check.max, alpha=a_abs), rps)
+        return check, timeline(plan, rps, min_requests=check.min_requests, limit=check.max,
+                               alpha=a_abs)
 
     def state(self) -> dict[str, object]:
         """The carried evidence, JSON-safe, for the Lease record (see :meth:`restore`)."""

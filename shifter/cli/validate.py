@@ -32,6 +32,8 @@ def validate(
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     log_level: LogLevelOpt = "info",
+    strict: Annotated[bool, typer.Option("--strict", help="A step whose deadline cannot be "
+                                         "met at the measured traffic is an error.")] = False,
 ) -> None:
     """Check a shift.yaml, the cluster objects it names and its queries; change nothing."""
     output = check_output(output)
@@ -41,7 +43,7 @@ def validate(
         from shifter.config import load_config
         from shifter.report import make_reporter
 
-        cfg = load_config(file, {"release": release})
+        cfg = load_config(file, {"release": release, "strict": strict or None})
         if offline:
             from shifter.routers.registry import parse_config
             from shifter.wiring import make_checks

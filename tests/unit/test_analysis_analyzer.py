@@ -188,3 +188,27 @@ def test_unknown_placeholder_fails_at_construction() -> None:
     bad = CheckSpec("x", CheckKind.THRESHOLD, "q{nope}", 1.0)
     with pytest.raises(InvalidInput, match=r"checks\[x\]: unknown placeholder \{nope\}"):
         Analyzer(FakeSource({}), [bad], CTX)
+
+
+def test_strict_preflight_rejects_a_deadline_the_measured_traffic_cannot_meet() -> None:
+    from shifter.plan import make_plan
+
+    plan = make_plan((10, 50, 100), bake=60, interval=10)
+    # 12 requests over the 60 s baseline window: 0.2 rps, 0.02 rps on the new colour at 10%
+    src = FakeSource({"http_requests_total": counts("shop-blue", 12, 0)})
+    lenient = Analyzer(src, checks(lat=None), CTX, plan=plan)
+    lenient.preflight()  # a warning only: the timeline says so
+    assert any(line.startswith("  WARNING: step 1") for line in lenient.timeline(plan))
+    with pytest.raises(InvalidInput, match=r"^step_deadline: step 1 \(10%\) cannot reach "):
+        Analyzer(src, checks(lat=None), CTX, plan=plan, strict=True).preflight()
+    busy = FakeSource({"http_requests_total": counts("shop-blue", 3000, 0)})
+    Analyzer(busy, checks(lat=None), CTX, plan=plan, strict=True).preflight()
+
+
+def test_the_100_percent_step_is_the_promotion() -> None:
+    a = Analyzer(FakeSource({}), checks(lat=None), CTX, steps=3)
+    assert not a.promote
+    a.new_step(10)
+    assert not a.promote
+    a.new_step(100)
+    assert a.promote
