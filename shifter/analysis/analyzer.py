@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shifter.errors import InvalidInput
+from shifter.errors import InvalidInput, PrometheusUnavailable
 from shifter.plan import Forecast, Plan, raise_if_unmeetable, timeline, timeline_lines
 
 from . import decide
@@ -23,6 +23,7 @@ from .outage import Outage
 from .prometheus import QueryError, QuerySource, Sample
 from .rates import Segment
 from .render import placeholders, render
+from .scrape import scrape_interval, selector, warning
 from .verdict import Cause, CheckResult, Value, Verdict
 
 MIN_WINDOW = 2.0  # seconds: a {window} shorter than this holds at most one scrape
@@ -124,6 +125,7 @@ class Analyzer:
         self.clock = clock
         self.plan = plan
         self.strict = strict  # an unmeetable step deadline is an error (``--strict``)
+        self.scrape: tuple[str, float] | None = None  # (selector, seconds), at pre-flight
         self.promote = steps <= 1  # the current step is the one that promotes (100%)
         self.outage = Outage(max_unavailable)
         self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
@@ -252,12 +254,27 @@ class Analyzer:
                 )
             self.evidence[check.name].baseline = s
             results.append(self.judge(check, promql, samples))
+        self.scrape = self._scrape_interval(at)
         if self.strict and self.plan is not None:
             first, forecasts = self.forecasts(self.plan)
             if first is not None:
                 raise_if_unmeetable(forecasts, self.live_rps() or 0.0,
                                     min_requests=first.min_requests)
         return results
+
+    def _scrape_interval(self, at: float) -> tuple[str, float] | None:
+        """The scrape interval of the first count check's series (None if unknown)."""
+        counted = sorted(self.checks, key=lambda c: c.kind is CheckKind.THRESHOLD)
+        for check in counted[:1]:
+            promql = self.render(check, self.baseline_window, start=at - self.baseline_window)
+            sel = selector(promql)
+            try:
+                seconds = scrape_interval(self.source, promql, at=at)
+            except (QueryError, PrometheusUnavailable):
+                return None
+            if sel is not None and seconds is not None:
+                return sel, seconds
+        return None
 
     def live_rps(self) -> float | None:
         """The live colour's request rate over the baseline window (after ``preflight``)."""
@@ -273,7 +290,11 @@ class Analyzer:
         """The traffic-aware plan (:func:`shifter.plan.timeline`) as lines, from the first
         error-rate check; empty before ``preflight`` or without one."""
         check, forecasts = self.forecasts(plan)
-        return timeline_lines(forecasts, self.live_rps() or 0.0) if check else []
+        lines = timeline_lines(forecasts, self.live_rps() or 0.0) if check else []
+        if self.scrape is not None:
+            w = warning(plan.interval, self.scrape[1], self.scrape[0])
+            lines += [w] if w else []
+        return lines
 
     def forecasts(self, plan: Plan) -> tuple[CheckSpec | None, list[Forecast]]:
         """The first error-rate check and its per-step forecasts at the live colour's

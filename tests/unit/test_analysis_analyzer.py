@@ -181,7 +181,8 @@ def test_preflight_passes_with_live_data_for_each_kind() -> None:
         }
     )
     results = Analyzer(src, spec, CTX).preflight()
-    assert len(results) == 3 and len(src.queries) == 3
+    checked = [q for q, _ in src.queries if not q.startswith("timestamp(")]
+    assert len(results) == 3 and len(checked) == 3
 
 
 def test_unknown_placeholder_fails_at_construction() -> None:
@@ -212,3 +213,43 @@ def test_the_100_percent_step_is_the_promotion() -> None:
     assert not a.promote
     a.new_step(100)
     assert a.promote
+
+
+class ScrapedSource(FakeSource):
+    """Counts as FakeSource; ``timestamp(...)`` answers as if scraped every ``every`` s."""
+
+    def __init__(self, every: float, answers: dict[str, list[Sample] | Exception]) -> None:
+        super().__init__(answers)
+        self.every = every
+
+    def query(self, promql: str, *, at: float | None = None) -> list[Sample]:
+        if promql.startswith("timestamp("):
+            self.queries.append((promql, at))
+            assert at is not None
+            last = math.floor(at / self.every) * self.every
+            return [({"service": s}, last + 0.1 * i) for i, s in enumerate(("a", "b"))]
+        return super().query(promql, at=at)
+
+
+def test_preflight_measures_the_scrape_interval_and_warns_when_interval_is_shorter() -> None:
+    from shifter.plan import make_plan
+
+    src = ScrapedSource(15.0, {"http_requests_total": counts("shop-blue", 3000, 0)})
+    a = Analyzer(src, checks(lat=None), CTX)
+    a.preflight(at=1000.0)
+    assert a.scrape is not None
+    sel, seconds = a.scrape
+    assert sel.startswith('http_requests_total{namespace="shop-ns", service=~"shop-blue|')
+    assert seconds == pytest.approx(15.0)
+    fast = a.timeline(make_plan((10, 100), bake=30, interval=5))
+    assert fast[-1] == (f"  WARNING: interval 5s is shorter than the scrape interval of "
+                        f"{sel} (15s): ticks in between see no new data")
+    slow = a.timeline(make_plan((10, 100), bake=60, interval=15))
+    assert not any("scrape interval" in line for line in slow)
+
+
+def test_an_unknown_scrape_interval_warns_nothing() -> None:
+    src = FakeSource({"http_requests_total": counts("shop-blue", 3000, 0)})
+    a = Analyzer(src, checks(lat=None), CTX)
+    a.preflight(at=1000.0)
+    assert a.scrape is None
