@@ -18,6 +18,7 @@ from shifter.plan import Forecast, Plan, raise_if_unmeetable, timeline, timeline
 
 from . import decide
 from .checks import CheckKind, CheckSpec, RenderContext
+from .decide import Buckets
 from .latency import latency
 from .outage import Outage
 from .prometheus import QueryError, QuerySource, Sample
@@ -88,6 +89,10 @@ class Evidence:
     baseline: Series | None = None
     prior_pass: list[Segment] = field(default_factory=list)  # latency: counted for a pass
     last_pass: Segment | None = None
+    prior_buckets: list[Buckets] = field(default_factory=list)  # latency: per step
+    live_prior_buckets: list[Buckets] = field(default_factory=list)
+    last_buckets: Buckets | None = None
+    live_last_buckets: Buckets | None = None
 
     def fold(self) -> None:
         """A new step starts: this step's latest counts become evidence carried forward."""
@@ -97,7 +102,12 @@ class Evidence:
             self.live_prior.append(self.live_last)
         if self.last_pass is not None and self.last_pass[0] > 0:
             self.prior_pass.append(self.last_pass)
+        if self.last_buckets:
+            self.prior_buckets.append(self.last_buckets)
+        if self.live_last_buckets:
+            self.live_prior_buckets.append(self.live_last_buckets)
         self.last = self.live_last = self.last_pass = None
+        self.last_buckets = self.live_last_buckets = None
 
 
 class Analyzer:
@@ -203,7 +213,9 @@ class Analyzer:
         elif check.kind is CheckKind.LATENCY:
             d = latency(
                 s.buckets.get(new), s.buckets.get(live), limit=check.max,
-                quantile=check.quantile, steps=self.steps, prior_pass=tuple(ev.prior_pass),
+                quantile=check.quantile, prior_pass=tuple(ev.prior_pass),
+                prior_buckets=tuple(ev.prior_buckets),
+                live_prior_buckets=tuple(ev.live_prior_buckets),
                 baseline=ev.baseline.buckets.get(live) if ev.baseline else None,
                 **common, **names,  # type: ignore[arg-type]
             )
@@ -211,6 +223,8 @@ class Analyzer:
             rn, rk = d.values.get("requests"), d.values.get("pass_slow")
             if isinstance(rn, int) and isinstance(rk, int):
                 ev.last_pass = (rn, rk)
+            ev.last_buckets = s.buckets.get(new) or ev.last_buckets
+            ev.live_last_buckets = s.buckets.get(live) or ev.live_last_buckets
         else:
             d = decide.threshold(
                 s.values.get(new), s.values.get(live), limit=check.max,
@@ -313,7 +327,12 @@ class Analyzer:
                        "live_prior": [list(x) for x in e.live_prior
                                       + ([e.live_last] if e.live_last else [])],
                        "prior_pass": [list(x) for x in e.prior_pass
-                                      + ([e.last_pass] if e.last_pass else [])]}
+                                      + ([e.last_pass] if e.last_pass else [])],
+                       "prior_buckets": [_json_buckets(b) for b in e.prior_buckets
+                                         + ([e.last_buckets] if e.last_buckets else [])],
+                       "live_prior_buckets": [
+                           _json_buckets(b) for b in e.live_prior_buckets
+                           + ([e.live_last_buckets] if e.live_last_buckets else [])]}
                 for name, e in self.evidence.items()}
 
     def restore(self, recorded: object) -> None:
@@ -328,7 +347,10 @@ class Analyzer:
             e.prior = _segments(item.get("prior"))
             e.live_prior = _segments(item.get("live_prior"))
             e.prior_pass = _segments(item.get("prior_pass"))
+            e.prior_buckets = _buckets_list(item.get("prior_buckets"))
+            e.live_prior_buckets = _buckets_list(item.get("live_prior_buckets"))
             e.last = e.live_last = e.last_pass = None
+            e.last_buckets = e.live_last_buckets = None
 
 
 def _segments(raw: object) -> list[Segment]:
@@ -338,6 +360,26 @@ def _segments(raw: object) -> list[Segment]:
             if (isinstance(x, list) and len(x) == 2 and all(isinstance(i, int) for i in x)
                     and 0 <= x[1] <= x[0]):
                 out.append((x[0], x[1]))
+    return out
+
+
+def _json_buckets(b: Buckets) -> list[list[object]]:
+    """Buckets for JSON: ``+Inf`` as the string Prometheus uses."""
+    return [["+Inf" if math.isinf(le) else le, c] for le, c in b]
+
+
+def _buckets_list(raw: object) -> list[Buckets]:
+    out: list[Buckets] = []
+    for item in raw if isinstance(raw, list) else []:
+        got: list[tuple[float, float]] = []
+        for x in item if isinstance(item, list) else []:
+            if isinstance(x, list) and len(x) == 2 and isinstance(x[1], int | float):
+                try:
+                    got.append((float(x[0]), float(x[1])))
+                except (TypeError, ValueError):
+                    continue
+        if got:
+            out.append(got)
     return out
 
 

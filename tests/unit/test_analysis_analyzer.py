@@ -253,3 +253,23 @@ def test_an_unknown_scrape_interval_warns_nothing() -> None:
     a = Analyzer(src, checks(lat=None), CTX)
     a.preflight(at=1000.0)
     assert a.scrape is None
+
+
+def test_latency_evidence_survives_the_lease_record_round_trip() -> None:
+    import json
+
+    src = FakeSource({
+        "http_requests_total": counts("shop-blue", 900, 0) + counts("shop-green", 100, 0),
+        "bucket": buckets("shop-blue", {"0.1": 900, "0.5": 900, "+Inf": 900})
+        + buckets("shop-green", {"0.1": 95, "0.5": 100, "+Inf": 100}),
+    })
+    a = Analyzer(src, checks(), CTX, steps=3)
+    a.new_step(10)
+    a.evaluate(30.0, at=1000.0)
+    recorded = json.loads(json.dumps(a.state(), allow_nan=False))  # standard JSON
+    b = Analyzer(src, checks(), CTX, steps=3)
+    b.restore(recorded)
+    e = b.evidence["latency-p99"]
+    assert e.prior_buckets == [[(0.1, 95.0), (0.5, 100.0), (math.inf, 100.0)]]
+    assert e.live_prior_buckets == [[(0.1, 900.0), (0.5, 900.0), (math.inf, 900.0)]]
+    assert e.prior_pass == [(100, 0)]  # none slower than the 500 ms pass bound
