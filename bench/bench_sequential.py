@@ -13,7 +13,7 @@ and relative tests: 0.0025 each.
    for three times the deadline: P(any fail) must be <= 0.005 (the check's share).
 2. **Rollouts** through the state machine: false reverts, deadline reverts, promotions
    and promotion time, default config (10 s / bake 60 s / min 50) and lab config (1 s /
-   3 s / deadline 15 s / min 20; and with deadline 60 s), at 5, 50 and 500 rps, 1% on
+   3 s / deadline 15 s / min 20; and with deadline 120 s), at 5, 50 and 500 rps, 1% on
    both colours and 0.5%; and **bad releases let through**: how many rollouts of a
    release at 2x and 5x the limit (live colour at 0.1% or at the 1% limit) are promoted,
    next to the healthy ones (the promotion rule's trade-off).
@@ -60,7 +60,7 @@ class Cfg:
 
 DEFAULT = Cfg("default", 10, 60, 50)
 LAB = Cfg("lab", 1, 3, 20, 15)
-LAB60 = Cfg("lab, deadline 60s", 1, 3, 20, 60)
+LAB120 = Cfg("lab, deadline 120s", 1, 3, 20, 120)
 
 
 class Colour:
@@ -216,7 +216,7 @@ def run(quick: bool = False, seed: int = 1) -> dict[str, Any]:
     # 2. rollouts through the state machine
     runs = 200 if quick else 1000
     rows = []
-    for cfg in (DEFAULT, LAB, LAB60):
+    for cfg in (DEFAULT, LAB, LAB120):
         for rps in (5, 50, 500):
             for rate in (LIMIT, LIMIT / 2):
                 outs = [rollout(rng, cfg, rps, rate, rate) for _ in range(runs)]
@@ -234,7 +234,7 @@ def run(quick: bool = False, seed: int = 1) -> dict[str, Any]:
     cases = ((0.005, 0.005), (LIMIT, LIMIT), (2 * LIMIT, 0.001), (2 * LIMIT, LIMIT),
              (5 * LIMIT, 0.001), (5 * LIMIT, LIMIT))
     rows = []
-    for cfg in (DEFAULT, LAB, LAB60):
+    for cfg in (DEFAULT, LAB, LAB120):
         for rps in (5, 50, 500):
             row: list[Any] = [cfg.name, rps]
             for rate, live in cases:
