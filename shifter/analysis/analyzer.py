@@ -136,7 +136,7 @@ class Analyzer:
         self.plan = plan
         self.strict = strict  # an unmeetable step deadline is an error (``--strict``)
         self.scrape: tuple[str, float] | None = None  # (selector, seconds), at pre-flight
-        self.promote = steps <= 1  # the current step is the one that promotes (100%)
+        self.promote = False  # the current step promotes (100%): set by new_step(weight)
         self.outage = Outage(max_unavailable)
         self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
         counted = [c for c in self.checks if c.kind is not CheckKind.THRESHOLD]
