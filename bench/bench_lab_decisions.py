@@ -61,7 +61,7 @@ def run(*, quick: bool = False, reverts: int | None = None, healthy: int | None 
     from lab.core import Lab
 
     n_rev = reverts or (3 if quick else 8)
-    n_ok = healthy or (3 if quick else 10)
+    n_ok = healthy or (2 if quick else 10)
     t0 = time.monotonic()
     rev: list[dict[str, Any]] = []
     ok: dict[str, list[dict[str, Any]]] = {d: [] for d in DEADLINES}
