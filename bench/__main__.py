@@ -1,6 +1,7 @@
 """Run the benchmarks: ``python -m bench [--quick] [names...]``.
 
-Names: analysis, cli, revert, lab_split (default: all, in that order). Each writes
+Names: analysis, sequential, cli, revert, lab_decisions, lab_split (default: all, in
+that order). Each writes
 ``bench/results/<name>.json`` and prints its tables. ``--quick`` uses fewer runs and
 trials (the whole set in about a minute and a half on 2 cores).
 """
@@ -27,6 +28,18 @@ def _analysis(quick: bool) -> dict[str, Any]:
     from bench import bench_analysis
 
     return bench_analysis.run(quick=quick)
+
+
+def _sequential(quick: bool) -> dict[str, Any]:
+    from bench import bench_sequential
+
+    return bench_sequential.run(quick=quick)
+
+
+def _lab_decisions(quick: bool) -> dict[str, Any]:
+    from bench import bench_lab_decisions
+
+    return bench_lab_decisions.run(quick=quick)
 
 
 def _cli(quick: bool) -> dict[str, Any]:
@@ -66,7 +79,8 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 BENCHES: dict[str, Callable[[bool], dict[str, Any]]] = {
-    "analysis": _analysis, "cli": _cli, "revert": _revert, "lab_split": _lab_split,
+    "analysis": _analysis, "sequential": _sequential, "cli": _cli, "revert": _revert,
+    "lab_decisions": _lab_decisions, "lab_split": _lab_split,
 }
 
 

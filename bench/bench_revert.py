@@ -95,12 +95,12 @@ def write_config(path: Path, lab: Any, router: str) -> Path:
     return path
 
 
-def run_cli(lab: Any, cfg: Path) -> tuple[int, list[dict[str, Any]], str]:
+def run_cli(lab: Any, cfg: Path, timeout: float = 120) -> tuple[int, list[dict[str, Any]], str]:
     env = dict(os.environ)
     env.pop("GITHUB_STEP_SUMMARY", None)
     cmd = [sys.executable, "-m", "shifter", "run", lab.release, "-f", str(cfg),
            "--kubeconfig", lab.info["kubeconfig"], "--output", "json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                           check=False)
     events = []
     for line in proc.stdout.splitlines():

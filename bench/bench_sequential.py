@@ -13,7 +13,10 @@ and relative tests: 0.0025 each.
    for three times the deadline: P(any fail) must be <= 0.005 (the check's share).
 2. **Rollouts** through the state machine: false reverts, deadline reverts, promotions
    and promotion time, default config (10 s / bake 60 s / min 50) and lab config (1 s /
-   3 s / deadline 15 s / min 20), at 5, 50 and 500 rps, 1% on both colours and 0.5%.
+   3 s / deadline 15 s / min 20; and with deadline 120 s), at 5, 50 and 500 rps, 1% on
+   both colours and 0.5%; and **bad releases let through**: how many rollouts of a
+   release at 2x and 5x the limit (live colour at 0.1% or at the 1% limit) are promoted,
+   next to the healthy ones (the promotion rule's trade-off).
 3. **Side by side** with Flagger's default (every 60 s, success rate over 1m < 99%
    fails, threshold 1) and Argo Rollouts' typical analysis (error ratio over 5m > 1%,
    failureLimit 0, every 1m and every 10s): time from the first new-colour request to
@@ -57,6 +60,7 @@ class Cfg:
 
 DEFAULT = Cfg("default", 10, 60, 50)
 LAB = Cfg("lab", 1, 3, 20, 15)
+LAB120 = Cfg("lab, deadline 120s", 1, 3, 20, 120)
 
 
 class Colour:
@@ -71,11 +75,12 @@ class Colour:
 
 
 def judge(new: Colour, live: Colour, prior: list[tuple[int, int]],
-          live_prior: list[tuple[int, int]], baseline: tuple[int, int], cfg: Cfg) -> Verdict:
+          live_prior: list[tuple[int, int]], baseline: tuple[int, int], cfg: Cfg,
+          promote: bool = False) -> Verdict:
     return decide.error_rate(
         (new.n, new.e), (live.n, live.e), max_rate=LIMIT, max_over_baseline=OVER,
         min_requests=cfg.min_requests, alpha=A_ABS, alpha_relative=A_REL, prior=prior,
-        live_prior=live_prior, baseline=baseline).verdict
+        live_prior=live_prior, baseline=baseline, promote=promote).verdict
 
 
 def split(rng: random.Random, total: int, weight: int) -> int:
@@ -130,7 +135,8 @@ def rollout(rng: random.Random, cfg: Cfg, rps: float, rate: float, live_rate: fl
         k = split(rng, per_tick, weight)
         new.add(rng, k, rate)
         live.add(rng, per_tick - k, live_rate)
-        v = judge(new, live, prior, live_prior, baseline, cfg) if new.n else Verdict.INCONCLUSIVE
+        v = (judge(new, live, prior, live_prior, baseline, cfg, weight == 100) if new.n
+             else Verdict.INCONCLUSIVE)
         state, actions = advance(state, Sample(t, v), plan)
         if actions and isinstance(actions[0], SetWeight):
             prior.append((new.n, new.e))
@@ -210,7 +216,7 @@ def run(quick: bool = False, seed: int = 1) -> dict[str, Any]:
     # 2. rollouts through the state machine
     runs = 200 if quick else 1000
     rows = []
-    for cfg in (DEFAULT, LAB):
+    for cfg in (DEFAULT, LAB, LAB120):
         for rps in (5, 50, 500):
             for rate in (LIMIT, LIMIT / 2):
                 outs = [rollout(rng, cfg, rps, rate, rate) for _ in range(runs)]
@@ -224,6 +230,20 @@ def run(quick: bool = False, seed: int = 1) -> dict[str, Any]:
     tables.append(table("healthy rollouts (new colour's rate = live colour's)",
                         ["config", "rps", "rate", "runs", "promoted", "false fail (slo)",
                          "deadline revert", "promotion s median", "p95"], rows))
+    # 2b. bad releases let through, next to healthy ones (the pass and promotion rules)
+    cases = ((0.005, 0.005), (LIMIT, LIMIT), (2 * LIMIT, 0.001), (2 * LIMIT, LIMIT),
+             (5 * LIMIT, 0.001), (5 * LIMIT, LIMIT))
+    rows = []
+    for cfg in (DEFAULT, LAB, LAB120):
+        for rps in (5, 50, 500):
+            row: list[Any] = [cfg.name, rps]
+            for rate, live in cases:
+                outs = [rollout(rng, cfg, rps, rate, live)[0] for _ in range(runs)]
+                row.append(f"{outs.count('promoted') / runs:.1%}")
+            rows.append(row)
+    tables.append(table(f"promoted (let through) of {runs} rollouts: healthy releases next "
+                        "to bad ones at 2x and 5x the 1% limit (new / live colour's rate)",
+                        ["config", "rps", *(f"{r:.1%} / {lv:.1%}" for r, lv in cases)], rows))
     # 3. side by side
     reps = 60 if quick else 300
     policies = ("shifter", "shifter-lab", "flagger", "argo-1m", "argo-10s")

@@ -221,6 +221,7 @@ class Config(_Model):
     smoke: list[Smoke] = Field(default_factory=list)
     notify: list[Notify] = Field(default_factory=list)
     on_interrupt: Literal["revert", "hold"] = "revert"
+    strict: bool = False  # an unmeetable step deadline is an error, not a warning
 
     @field_validator("release")
     @classmethod

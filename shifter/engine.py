@@ -317,7 +317,7 @@ class Engine:
             log.error("could not set the weight", weight=a.weight, error=str(exc))
             return Broken(self.clock(), f"could not set {a.weight}% on {self.new}: {exc}")
         self.traffic_moved = True
-        self.analyzer.new_step()  # carry the evidence: one always-valid test per rollout
+        self.analyzer.new_step(a.weight)  # carry the evidence: one always-valid test
         now = self.clock()
         self._next_tick = now + self.plan.interval
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,

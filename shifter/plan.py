@@ -166,3 +166,18 @@ def timeline_lines(forecasts: Sequence[Forecast], rps: float) -> list[str]:
                          f"deadline at this traffic: it would be reverted at the deadline "
                          f"(raise step_deadline or the weight, or lower min_requests)")
     return lines
+
+
+def raise_if_unmeetable(forecasts: Sequence[Forecast], rps: float, *, min_requests: int
+                        ) -> None:
+    """``--strict``: a step that cannot reach ``min_requests`` before its deadline at the
+    measured traffic is an error (exit 2, before anything changed), not a warning."""
+    for f in forecasts:
+        if not f.meets_deadline:
+            after = ("never" if not math.isfinite(f.to_min_requests)
+                     else f"after {f.to_min_requests:.0f}s")
+            raise ConfigError("step_deadline", (
+                f"step {f.step + 1} ({f.weight}%) cannot reach min_requests ({min_requests}) "
+                f"before its deadline ({f.deadline:g}s) at the measured {rps:.3g} requests/s "
+                f"({f.new_rps:.3g} on the new colour: {after}); raise step_deadline or the "
+                f"weight, lower min_requests, or run without --strict"))

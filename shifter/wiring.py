@@ -81,7 +81,8 @@ def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
     checks = make_checks(cfg, list(ctx.extra))
     return Analyzer(src, checks, ctx, pass_tolerance=a.pass_tolerance,
                     max_unavailable=a.max_unavailable, steps=len(plan.steps),
-                    baseline_window=a.baseline_window or max(cfg.bake, 60.0))
+                    baseline_window=a.baseline_window or max(cfg.bake, 60.0),
+                    plan=plan, strict=cfg.strict)
 
 
 def make_smoke(cfg: Config) -> list[SmokeCheck]:

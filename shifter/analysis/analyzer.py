@@ -13,16 +13,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shifter.errors import InvalidInput
-from shifter.plan import Plan, timeline, timeline_lines
+from shifter.errors import InvalidInput, PrometheusUnavailable
+from shifter.plan import Forecast, Plan, raise_if_unmeetable, timeline, timeline_lines
 
 from . import decide
 from .checks import CheckKind, CheckSpec, RenderContext
+from .decide import Buckets
 from .latency import latency
 from .outage import Outage
 from .prometheus import QueryError, QuerySource, Sample
 from .rates import Segment
 from .render import placeholders, render
+from .scrape import scrape_interval, selector, warning
 from .verdict import Cause, CheckResult, Value, Verdict
 
 MIN_WINDOW = 2.0  # seconds: a {window} shorter than this holds at most one scrape
@@ -85,6 +87,12 @@ class Evidence:
     last: Segment | None = None
     live_last: Segment | None = None
     baseline: Series | None = None
+    prior_pass: list[Segment] = field(default_factory=list)  # latency: counted for a pass
+    last_pass: Segment | None = None
+    prior_buckets: list[Buckets] = field(default_factory=list)  # latency: per step
+    live_prior_buckets: list[Buckets] = field(default_factory=list)
+    last_buckets: Buckets | None = None
+    live_last_buckets: Buckets | None = None
 
     def fold(self) -> None:
         """A new step starts: this step's latest counts become evidence carried forward."""
@@ -92,7 +100,14 @@ class Evidence:
             self.prior.append(self.last)
         if self.live_last is not None and self.live_last[0] > 0:
             self.live_prior.append(self.live_last)
-        self.last = self.live_last = None
+        if self.last_pass is not None and self.last_pass[0] > 0:
+            self.prior_pass.append(self.last_pass)
+        if self.last_buckets:
+            self.prior_buckets.append(self.last_buckets)
+        if self.live_last_buckets:
+            self.live_prior_buckets.append(self.live_last_buckets)
+        self.last = self.live_last = self.last_pass = None
+        self.last_buckets = self.live_last_buckets = None
 
 
 class Analyzer:
@@ -108,7 +123,8 @@ class Analyzer:
         self, source: QuerySource, checks: Sequence[CheckSpec], ctx: RenderContext, *,
         pass_tolerance: float = 1.5, max_unavailable: float = 60.0,
         baseline_window: float = PREFLIGHT_WINDOW, steps: int = 1,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, plan: Plan | None = None,
+        strict: bool = False,
     ) -> None:
         self.source = source
         self.checks = list(checks)
@@ -117,6 +133,10 @@ class Analyzer:
         self.baseline_window = baseline_window
         self.steps = steps
         self.clock = clock
+        self.plan = plan
+        self.strict = strict  # an unmeetable step deadline is an error (``--strict``)
+        self.scrape: tuple[str, float] | None = None  # (selector, seconds), at pre-flight
+        self.promote = False  # the current step promotes (100%): set by new_step(weight)
         self.outage = Outage(max_unavailable)
         self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
         counted = [c for c in self.checks if c.kind is not CheckKind.THRESHOLD]
@@ -134,8 +154,11 @@ class Analyzer:
         return render(check.query, self.ctx, window_seconds, check=check.name,
                       defaults=dict(check.defaults), start=start)
 
-    def new_step(self) -> None:
-        """The weight moved: carry each check's evidence into the next step."""
+    def new_step(self, weight: int | None = None) -> None:
+        """The weight moved (to ``weight`` percent): carry each check's evidence into the
+        next step; at 100% the stricter promotion rule applies (:mod:`.rates`)."""
+        if weight is not None:
+            self.promote = weight >= 100
         for e in self.evidence.values():
             e.fold()
 
@@ -178,7 +201,7 @@ class Analyzer:
         common = {"max_over_baseline": check.max_over_baseline,
                   "min_requests": check.min_requests, "alpha": a_abs, "alpha_relative": a_rel,
                   "prior": tuple(ev.prior), "live_prior": tuple(ev.live_prior),
-                  "pass_tolerance": self.pass_tolerance}
+                  "pass_tolerance": self.pass_tolerance, "promote": self.promote}
         if check.kind is CheckKind.ERROR_RATE:
             bl = _pair(ev.baseline.counts.get(live)) if ev.baseline else None
             base_seg = (decide.count(bl[0]) or 0, decide.count(bl[1]) or 0) if bl else None
@@ -190,11 +213,18 @@ class Analyzer:
         elif check.kind is CheckKind.LATENCY:
             d = latency(
                 s.buckets.get(new), s.buckets.get(live), limit=check.max,
-                quantile=check.quantile, steps=self.steps,
+                quantile=check.quantile, prior_pass=tuple(ev.prior_pass),
+                prior_buckets=tuple(ev.prior_buckets),
+                live_prior_buckets=tuple(ev.live_prior_buckets),
                 baseline=ev.baseline.buckets.get(live) if ev.baseline else None,
                 **common, **names,  # type: ignore[arg-type]
             )
             _remember(ev, d.values, "requests", "slow_requests", "live_requests", "live_slow")
+            rn, rk = d.values.get("requests"), d.values.get("pass_slow")
+            if isinstance(rn, int) and isinstance(rk, int):
+                ev.last_pass = (rn, rk)
+            ev.last_buckets = s.buckets.get(new) or ev.last_buckets
+            ev.live_last_buckets = s.buckets.get(live) or ev.live_last_buckets
         else:
             d = decide.threshold(
                 s.values.get(new), s.values.get(live), limit=check.max,
@@ -238,7 +268,27 @@ class Analyzer:
                 )
             self.evidence[check.name].baseline = s
             results.append(self.judge(check, promql, samples))
+        self.scrape = self._scrape_interval(at)
+        if self.strict and self.plan is not None:
+            first, forecasts = self.forecasts(self.plan)
+            if first is not None:
+                raise_if_unmeetable(forecasts, self.live_rps() or 0.0,
+                                    min_requests=first.min_requests)
         return results
+
+    def _scrape_interval(self, at: float) -> tuple[str, float] | None:
+        """The scrape interval of the first count check's series (None if unknown)."""
+        counted = sorted(self.checks, key=lambda c: c.kind is CheckKind.THRESHOLD)
+        for check in counted[:1]:
+            promql = self.render(check, self.baseline_window, start=at - self.baseline_window)
+            sel = selector(promql)
+            try:
+                seconds = scrape_interval(self.source, promql, at=at)
+            except (QueryError, PrometheusUnavailable):
+                return None
+            if sel is not None and seconds is not None:
+                return sel, seconds
+        return None
 
     def live_rps(self) -> float | None:
         """The live colour's request rate over the baseline window (after ``preflight``)."""
@@ -253,19 +303,36 @@ class Analyzer:
     def timeline(self, plan: Plan) -> list[str]:
         """The traffic-aware plan (:func:`shifter.plan.timeline`) as lines, from the first
         error-rate check; empty before ``preflight`` or without one."""
+        check, forecasts = self.forecasts(plan)
+        lines = timeline_lines(forecasts, self.live_rps() or 0.0) if check else []
+        if self.scrape is not None:
+            w = warning(plan.interval, self.scrape[1], self.scrape[0])
+            lines += [w] if w else []
+        return lines
+
+    def forecasts(self, plan: Plan) -> tuple[CheckSpec | None, list[Forecast]]:
+        """The first error-rate check and its per-step forecasts at the live colour's
+        measured rate; ``(None, [])`` before ``preflight`` or without one."""
         rps = self.live_rps()
         check = next((c for c in self.checks if c.kind is CheckKind.ERROR_RATE), None)
         if rps is None or check is None:
-            return []
+            return None, []
         a_abs, _ = self.alphas(check)
-        return timeline_lines(timeline(plan, rps, min_requests=check.min_requests,
-                                       limit=check.max, alpha=a_abs), rps)
+        return check, timeline(plan, rps, min_requests=check.min_requests, limit=check.max,
+                               alpha=a_abs)
 
     def state(self) -> dict[str, object]:
         """The carried evidence, JSON-safe, for the Lease record (see :meth:`restore`)."""
         return {name: {"prior": [list(x) for x in e.prior + ([e.last] if e.last else [])],
                        "live_prior": [list(x) for x in e.live_prior
-                                      + ([e.live_last] if e.live_last else [])]}
+                                      + ([e.live_last] if e.live_last else [])],
+                       "prior_pass": [list(x) for x in e.prior_pass
+                                      + ([e.last_pass] if e.last_pass else [])],
+                       "prior_buckets": [_json_buckets(b) for b in e.prior_buckets
+                                         + ([e.last_buckets] if e.last_buckets else [])],
+                       "live_prior_buckets": [
+                           _json_buckets(b) for b in e.live_prior_buckets
+                           + ([e.live_last_buckets] if e.live_last_buckets else [])]}
                 for name, e in self.evidence.items()}
 
     def restore(self, recorded: object) -> None:
@@ -279,7 +346,11 @@ class Analyzer:
                 continue
             e.prior = _segments(item.get("prior"))
             e.live_prior = _segments(item.get("live_prior"))
-            e.last = e.live_last = None
+            e.prior_pass = _segments(item.get("prior_pass"))
+            e.prior_buckets = _buckets_list(item.get("prior_buckets"))
+            e.live_prior_buckets = _buckets_list(item.get("live_prior_buckets"))
+            e.last = e.live_last = e.last_pass = None
+            e.last_buckets = e.live_last_buckets = None
 
 
 def _segments(raw: object) -> list[Segment]:
@@ -289,6 +360,26 @@ def _segments(raw: object) -> list[Segment]:
             if (isinstance(x, list) and len(x) == 2 and all(isinstance(i, int) for i in x)
                     and 0 <= x[1] <= x[0]):
                 out.append((x[0], x[1]))
+    return out
+
+
+def _json_buckets(b: Buckets) -> list[list[object]]:
+    """Buckets for JSON: ``+Inf`` as the string Prometheus uses."""
+    return [["+Inf" if math.isinf(le) else le, c] for le, c in b]
+
+
+def _buckets_list(raw: object) -> list[Buckets]:
+    out: list[Buckets] = []
+    for item in raw if isinstance(raw, list) else []:
+        got: list[tuple[float, float]] = []
+        for x in item if isinstance(item, list) else []:
+            if isinstance(x, list) and len(x) == 2 and isinstance(x[1], int | float):
+                try:
+                    got.append((float(x[0]), float(x[1])))
+                except (TypeError, ValueError):
+                    continue
+        if got:
+            out.append(got)
     return out
 
 

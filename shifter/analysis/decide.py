@@ -63,6 +63,7 @@ def error_rate(
     live_prior: Sequence[Segment] = (),
     baseline: Segment | None = None,
     pass_tolerance: float = 1.5,
+    promote: bool = False,
     new_name: str = "new colour",
     base_name: str = "live colour",
 ) -> Decision:
@@ -83,7 +84,7 @@ def error_rate(
     d = judge(Counts((n, e), (n, e), tuple(prior), ref), limit=max_rate, what="error rate",
               unit="errors", max_over_baseline=max_over_baseline, min_requests=min_requests,
               alpha_abs=alpha, alpha_rel=alpha if alpha_relative is None else alpha_relative,
-              pass_tolerance=pass_tolerance, new_name=new_name)
+              pass_tolerance=pass_tolerance, new_name=new_name, promote=promote)
     v = dict(d.values)
     v |= {"errors": e, "error_rate": e / n}
     if live is not None:

@@ -18,12 +18,15 @@ recorded before the first weight moved (the 100% step), otherwise nothing.
   the allowance. A release within its allowance is failed this way with probability at
   most ``alpha_rel``.
 - **within_limits** (``PASS``): at least ``min_requests`` new-colour requests in this
-  step, and the upper end of a 1 - :data:`PASS_ALPHA` confidence sequence over this
-  step's counts at or below ``(1 + pass_tolerance) * max(limit, ref rate)``: a release
-  no worse than the live colour is (or was, before the rollout) passes even when both sit
-  at the limit; a release above that pass limit passes a step with probability at most
-  ``PASS_ALPHA``. With a relative limit, the observed rate must also be within the
-  ref's plus the allowance.
+  step, and the upper end of a 1 - :data:`PASS_ALPHA` confidence sequence over the
+  release's counts so far (earlier steps and this one) at or below the pass limit
+  ``(1 + pass_tolerance) * max(limit, ref rate)``: a release no worse than the live
+  colour is (or was, before the rollout) passes even when both sit at the limit. At the
+  step that promotes (``promote``, the 100% step) the bound is at 1 - :data:`PROMOTE_ALPHA`
+  and the tolerance at most :data:`PROMOTE_TOLERANCE`: a release at or above
+  ``(1 + 0.75) * max(limit, ref rate)`` is promoted with probability at most 5% over the
+  whole rollout, however often it is looked at. With a relative limit, the observed
+  rate (the rollout's) must also be within the ref's plus the allowance.
 - otherwise ``INCONCLUSIVE``: ``too_few_requests`` or ``not_significant_yet``.
 
 False reverts: a release whose rate is at most ``limit`` and at most the ref's plus the
@@ -40,7 +43,11 @@ from dataclasses import dataclass, field
 from . import sequential as seq
 from .verdict import Cause, Value, Verdict
 
-PASS_ALPHA = 0.5  # a release above its pass limit passes one step with at most this chance
+PASS_ALPHA = 0.5  # a release above its pass limit passes a step with at most this chance
+# The promotion (the 100% step) needs more: the release's whole rollout below a tighter
+# limit at 95% confidence, so a release at twice its limit is rarely let through.
+PROMOTE_ALPHA = 0.05
+PROMOTE_TOLERANCE = 0.75
 
 Segment = seq.Segment
 
@@ -73,6 +80,7 @@ class Counts:
     new_pass: Segment  # ... counted for a pass (an overcount; = new for error rates)
     prior: tuple[Segment, ...] = ()  # earlier steps' new-colour counts
     ref: Ref | None = None
+    prior_pass: tuple[Segment, ...] | None = None  # ... counted for a pass (None: = prior)
 
 
 def pct(x: float) -> str:
@@ -99,6 +107,7 @@ def judge(
     alpha_rel: float,
     pass_tolerance: float,
     new_name: str,
+    promote: bool = False,
 ) -> Decision:
     """The verdict on counts (see the module docstring)."""
     n, k = c.new
@@ -160,20 +169,26 @@ def judge(
             f"{seen}: only {npass} requests, {min_requests} needed; e-value {ev(log_e)} "
             f"< {ev(level)}"), v, Cause.TOO_FEW_REQUESTS)
     ref_rate_now = (ref.counts[1] / ref.counts[0]) if ref and ref.counts[0] else 0.0
-    pass_limit = min(1.0, (1 + pass_tolerance) * max(limit, ref_rate_now))
-    upper = (seq.upper_bound([c.new_pass], PASS_ALPHA, limit)
-             if kpass / npass <= pass_limit else 1.0)
-    v |= {"upper_bound": upper, "pass_limit": pass_limit}
-    basis = f"(1 + {pass_tolerance:g}) x max({pct(limit)} limit" + (
-        f", {ref_txt})" if ref else ")")
+    p_alpha, tol = ((PROMOTE_ALPHA, min(pass_tolerance, PROMOTE_TOLERANCE)) if promote
+                    else (PASS_ALPHA, pass_tolerance))
+    pass_limit = min(1.0, (1 + tol) * max(limit, ref_rate_now))
+    pseg = (*(c.prior if c.prior_pass is None else c.prior_pass), c.new_pass)
+    pn, pk = sum(x[0] for x in pseg), sum(x[1] for x in pseg)
+    upper = seq.upper_bound(pseg, p_alpha, limit) if pk / pn <= pass_limit else 1.0
+    v |= {"upper_bound": upper, "pass_limit": pass_limit, "pass_alpha": p_alpha,
+          "pass_requests": pn, "pass_events": pk}
+    basis = f"(1 + {tol:g}) x max({pct(limit)} limit" + (f", {ref_txt})" if ref else ")")
     over_rel = (max_over_baseline is not None and ref is not None
-                and kpass / npass > ref_rate_now + allowance)
+                and pk / pn > ref_rate_now + allowance)
+    over = f"{pk}/{pn} over the rollout" if c.prior else "this step"
+    which = "promotion" if promote else "pass"
+    cs = f"{1 - p_alpha:.0%} confidence sequence over {over}"
     if upper <= pass_limit and not over_rel:
         return Decision(Verdict.PASS, (
-            f"{seen}: upper bound {pct(upper)} <= pass limit {pct(pass_limit)} = {basis}"),
-            v, Cause.WITHIN_LIMITS)
-    why = (f"{pct(kpass / npass)} > {ref_txt} + {pct(allowance)} points" if over_rel
-           else f"upper bound {pct(upper)} > pass limit {pct(pass_limit)} = {basis}")
+            f"{seen}: upper bound {pct(upper)} <= {which} limit {pct(pass_limit)} = {basis} "
+            f"({cs})"), v, Cause.WITHIN_LIMITS)
+    why = (f"{pct(pk / pn)} ({over}) > {ref_txt} + {pct(allowance)} points" if over_rel
+           else f"upper bound {pct(upper)} > {which} limit {pct(pass_limit)} = {basis} ({cs})")
     return Decision(Verdict.INCONCLUSIVE, (
         f"{seen}: not significant yet: e-value {ev(log_e)} < {ev(level)}, {why}"),
         v, Cause.NOT_SIGNIFICANT_YET)

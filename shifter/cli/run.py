@@ -98,6 +98,8 @@ def run(
     context: ContextOpt = None,
     log_level: LogLevelOpt = None,
     log_format: LogFormatOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="A step whose deadline cannot be "
+                                         "met at the measured traffic is an error.")] = False,
 ) -> None:
     """Shift traffic to the other colour step by step; revert on an SLO breach.
 
@@ -115,7 +117,7 @@ def run(
             release, router=router, steps=steps, bake=bake, interval=interval,
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
-            min_requests=min_requests, on_interrupt=on_interrupt))
+            min_requests=min_requests, on_interrupt=on_interrupt) | {"strict": strict or None})
         from shifter.analysis import promauth
 
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])

@@ -36,6 +36,8 @@ def validate(
     context: ContextOpt = None,
     log_level: LogLevelOpt = None,
     log_format: LogFormatOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="A step whose deadline cannot be "
+                                         "met at the measured traffic is an error.")] = False,
 ) -> None:
     """Check a shift.yaml as run would, listing every error at once, then (unless
     --offline) the cluster objects it names and its queries against Prometheus. Changes
@@ -46,7 +48,8 @@ def validate(
         from shifter.precheck import load_checked
         from shifter.report import make_reporter
 
-        cfg = load_checked(file, {"release": release, "analysis.prometheus": prometheus})
+        cfg = load_checked(file, {"release": release, "analysis.prometheus": prometheus,
+                                  "strict": strict or None})
         if offline:
             reason = f"{file}: valid (offline: the cluster and Prometheus were not contacted)"
             if output == Output.TEXT:

@@ -353,6 +353,26 @@ def test_preflight_passes_and_reports_missing_live_data(source: PrometheusSource
         Analyzer(source, checks, missing).preflight(at=AT)
 
 
+@pytest.mark.parametrize("preset", ["app", "nginx", "istio", "envoy", "haproxy"])
+def test_preflight_measures_the_scrape_interval_of_the_queried_series(
+        source: PrometheusSource, preset: str) -> None:
+    """Samples every STEP (5) s: two ``timestamp()`` queries give exactly that, and a 1 s
+    interval gets the timeline's warning."""
+    from shifter.plan import make_plan
+
+    ctx = _ctx()
+    checks = build_checks(preset=preset, max_error_rate=0.01, max_latency=0.2,
+                          extra=tuple(ctx.extra))
+    a = Analyzer(source, checks, ctx)
+    a.preflight(at=AT)
+    assert a.scrape is not None
+    assert a.scrape[1] == pytest.approx(STEP)
+    lines = a.timeline(make_plan((10, 100), bake=3, interval=1))
+    assert lines[-1].startswith("  WARNING: interval 1s is shorter than the scrape interval")
+    assert not any("scrape" in x for x in a.timeline(make_plan((10, 100), bake=30,
+                                                                interval=5)))
+
+
 def test_query_that_does_not_parse(source: PrometheusSource) -> None:
     with pytest.raises(QueryError, match="parse error"):
         source.query("sum by (service (x)")

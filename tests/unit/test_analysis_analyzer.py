@@ -181,10 +181,95 @@ def test_preflight_passes_with_live_data_for_each_kind() -> None:
         }
     )
     results = Analyzer(src, spec, CTX).preflight()
-    assert len(results) == 3 and len(src.queries) == 3
+    checked = [q for q, _ in src.queries if not q.startswith("timestamp(")]
+    assert len(results) == 3 and len(checked) == 3
 
 
 def test_unknown_placeholder_fails_at_construction() -> None:
     bad = CheckSpec("x", CheckKind.THRESHOLD, "q{nope}", 1.0)
     with pytest.raises(InvalidInput, match=r"checks\[x\]: unknown placeholder \{nope\}"):
         Analyzer(FakeSource({}), [bad], CTX)
+
+
+def test_strict_preflight_rejects_a_deadline_the_measured_traffic_cannot_meet() -> None:
+    from shifter.plan import make_plan
+
+    plan = make_plan((10, 50, 100), bake=60, interval=10)
+    # 12 requests over the 60 s baseline window: 0.2 rps, 0.02 rps on the new colour at 10%
+    src = FakeSource({"http_requests_total": counts("shop-blue", 12, 0)})
+    lenient = Analyzer(src, checks(lat=None), CTX, plan=plan)
+    lenient.preflight()  # a warning only: the timeline says so
+    assert any(line.startswith("  WARNING: step 1") for line in lenient.timeline(plan))
+    with pytest.raises(InvalidInput, match=r"^step_deadline: step 1 \(10%\) cannot reach "):
+        Analyzer(src, checks(lat=None), CTX, plan=plan, strict=True).preflight()
+    busy = FakeSource({"http_requests_total": counts("shop-blue", 3000, 0)})
+    Analyzer(busy, checks(lat=None), CTX, plan=plan, strict=True).preflight()
+
+
+def test_the_100_percent_step_is_the_promotion() -> None:
+    a = Analyzer(FakeSource({}), checks(lat=None), CTX, steps=3)
+    assert not a.promote
+    a.new_step(10)
+    assert not a.promote
+    a.new_step(100)
+    assert a.promote
+
+
+class ScrapedSource(FakeSource):
+    """Counts as FakeSource; ``timestamp(...)`` answers as if scraped every ``every`` s."""
+
+    def __init__(self, every: float, answers: dict[str, list[Sample] | Exception]) -> None:
+        super().__init__(answers)
+        self.every = every
+
+    def query(self, promql: str, *, at: float | None = None) -> list[Sample]:
+        if promql.startswith("timestamp("):
+            self.queries.append((promql, at))
+            assert at is not None
+            last = math.floor(at / self.every) * self.every
+            return [({"service": s}, last + 0.1 * i) for i, s in enumerate(("a", "b"))]
+        return super().query(promql, at=at)
+
+
+def test_preflight_measures_the_scrape_interval_and_warns_when_interval_is_shorter() -> None:
+    from shifter.plan import make_plan
+
+    src = ScrapedSource(15.0, {"http_requests_total": counts("shop-blue", 3000, 0)})
+    a = Analyzer(src, checks(lat=None), CTX)
+    a.preflight(at=1000.0)
+    assert a.scrape is not None
+    sel, seconds = a.scrape
+    assert sel.startswith('http_requests_total{namespace="shop-ns", service=~"shop-blue|')
+    assert seconds == pytest.approx(15.0)
+    fast = a.timeline(make_plan((10, 100), bake=30, interval=5))
+    assert fast[-1] == (f"  WARNING: interval 5s is shorter than the scrape interval of "
+                        f"{sel} (15s): ticks in between see no new data")
+    slow = a.timeline(make_plan((10, 100), bake=60, interval=15))
+    assert not any("scrape interval" in line for line in slow)
+
+
+def test_an_unknown_scrape_interval_warns_nothing() -> None:
+    src = FakeSource({"http_requests_total": counts("shop-blue", 3000, 0)})
+    a = Analyzer(src, checks(lat=None), CTX)
+    a.preflight(at=1000.0)
+    assert a.scrape is None
+
+
+def test_latency_evidence_survives_the_lease_record_round_trip() -> None:
+    import json
+
+    src = FakeSource({
+        "http_requests_total": counts("shop-blue", 900, 0) + counts("shop-green", 100, 0),
+        "bucket": buckets("shop-blue", {"0.1": 900, "0.5": 900, "+Inf": 900})
+        + buckets("shop-green", {"0.1": 95, "0.5": 100, "+Inf": 100}),
+    })
+    a = Analyzer(src, checks(), CTX, steps=3)
+    a.new_step(10)
+    a.evaluate(30.0, at=1000.0)
+    recorded = json.loads(json.dumps(a.state(), allow_nan=False))  # standard JSON
+    b = Analyzer(src, checks(), CTX, steps=3)
+    b.restore(recorded)
+    e = b.evidence["latency-p99"]
+    assert e.prior_buckets == [[(0.1, 95.0), (0.5, 100.0), (math.inf, 100.0)]]
+    assert e.live_prior_buckets == [[(0.1, 900.0), (0.5, 900.0), (math.inf, 900.0)]]
+    assert e.prior_pass == [(100, 0)]  # none slower than the 500 ms pass bound

@@ -199,3 +199,33 @@ def test_result_is_json_serializable_with_nan_as_null() -> None:
         "quantile": None,
         "n": 3,
     }
+
+
+def test_the_promotion_needs_the_tighter_bound_a_step_does_not() -> None:
+    # 1.5% observed over 2000 requests, live colour at the 1% limit: within a step's pass
+    # limit (2.5% at 50%), not shown within the promotion limit (1.75% at 95%): waits.
+    base = (5000.0, 50.0)
+    new = (2000.0, 30.0)
+    kw = {"max_over_baseline": None, "alpha": 1e-9}  # keep the fail test out of the way
+    step = judge(new, base, **kw)
+    assert step.verdict is Verdict.PASS
+    last = judge(new, base, promote=True, **kw)
+    assert last.verdict is Verdict.INCONCLUSIVE and last.cause is Cause.NOT_SIGNIFICANT_YET
+    assert "promotion limit 1.8% = (1 + 0.75)" in last.reason
+    assert last.values["pass_alpha"] == 0.05
+
+
+def test_a_healthy_release_with_enough_evidence_is_promoted() -> None:
+    d = judge((6000.0, 60.0), (5000.0, 50.0), promote=True)
+    assert d.verdict is Verdict.PASS, d.reason
+    assert "95% confidence sequence" in d.reason
+
+
+def test_the_pass_bound_pools_the_earlier_steps() -> None:
+    # 1% over 60 requests this step proves little; with 3000 earlier requests at 1% the
+    # promotion bound is tight enough.
+    alone = judge((60.0, 1.0), (5000.0, 50.0), promote=True)
+    pooled = judge((60.0, 1.0), (5000.0, 50.0), promote=True, prior=[(3000, 30), (3000, 30)])
+    assert alone.verdict is Verdict.INCONCLUSIVE
+    assert pooled.verdict is Verdict.PASS, pooled.reason
+    assert "61/6060 over the rollout" in pooled.reason

@@ -100,9 +100,26 @@ def test_normalize_merges_and_makes_monotonic() -> None:
 def test_quantile_upper_bound_is_conservative() -> None:
     # 1000 requests, 15 above 0.1: the p99 may be above 0.1 -> bound is the next bucket
     buckets = [(0.1, 985.0), (0.5, 1000.0), (INF, 1000.0)]
-    assert quantile_upper_bound(buckets, 1000, 0.99, 0.005) == 0.5
+    assert quantile_upper_bound([buckets], 0.99, 0.005) == 0.5
     # 40 of 5000 slower than 0.1 s: 0.8% observed, but 1% is not excluded yet
-    assert quantile_upper_bound([(0.1, 4960.0), (0.5, 5000.0), (INF, 5000.0)], 5000, 0.99,
+    assert quantile_upper_bound([[(0.1, 4960.0), (0.5, 5000.0), (INF, 5000.0)]], 0.99,
                                 0.005) == 0.5
-    assert quantile_upper_bound([(0.1, 5000.0), (INF, 5000.0)], 5000, 0.99, 0.005) == 0.1
-    assert quantile_upper_bound([(0.1, 5.0), (INF, 10.0)], 10, 0.99, 0.005) is None
+    assert quantile_upper_bound([[(0.1, 5000.0), (INF, 5000.0)]], 0.99, 0.005) == 0.1
+    assert quantile_upper_bound([[(0.1, 5.0), (INF, 10.0)]], 0.99, 0.005) is None
+
+
+def _h(n: float, slow: float) -> list[tuple[float, float]]:
+    return [(0.05, n - slow), (0.1, n - slow), (0.25, n), (INF, n)]
+
+
+def test_the_relative_test_carries_its_evidence_across_steps() -> None:
+    # 6 of 150 requests slower than 1.5 x the live colour's p99 bound: not enough in one
+    # step, enough over three steps with the same counts (one anytime test per rollout).
+    live = [(0.05, 5000.0), (0.1, 5000.0), (0.25, 5000.0), (INF, 5000.0)]
+    kw = {**KW, "limit": 0.25, "max_over_baseline": 1.5}
+    alone = latency(_h(150, 6), live, **kw)
+    assert alone.verdict is Verdict.PASS
+    carried = latency(_h(150, 6), live, prior_buckets=[_h(150, 6)] * 2,
+                      live_prior_buckets=[live] * 2, **kw)
+    assert carried.verdict is Verdict.FAIL and carried.cause is Cause.RELATIVE_BREACH
+    assert "6/150 requests slower than 100ms (18/450 over the rollout)" in carried.reason

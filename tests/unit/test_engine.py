@@ -77,7 +77,7 @@ class ScriptedAnalyzer:
         self.windows: list[float] = []
         self.outage = Outage(60.0)  # the analyzer's outage tracker (issue 9)
 
-    def new_step(self) -> None:
+    def new_step(self, weight: int | None = None) -> None:
         pass
 
     def state(self) -> dict:

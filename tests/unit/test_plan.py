@@ -76,3 +76,18 @@ def test_timeline_predicts_each_step_at_the_measured_traffic():
     assert not slow[0].meets_deadline and slow[2].meets_deadline is False
     lines = timeline_lines(slow, 0.2)
     assert any(line.startswith("  WARNING: step 1 cannot reach min_requests") for line in lines)
+
+
+def test_strict_makes_an_unmeetable_deadline_an_error_naming_the_step():
+    from shifter.plan import raise_if_unmeetable, timeline
+
+    plan = make_plan((10, 50, 100), bake=60, interval=10)
+    raise_if_unmeetable(timeline(plan, 50.0, min_requests=50, limit=0.01, alpha=0.0025), 50.0,
+                        min_requests=50)  # meetable: no error
+    slow = timeline(plan, 0.2, min_requests=50, limit=0.01, alpha=0.0025)
+    with pytest.raises(ConfigError) as err:
+        raise_if_unmeetable(slow, 0.2, min_requests=50)
+    assert err.value.field == "step_deadline"
+    assert str(err.value).startswith(
+        "step_deadline: step 1 (10%) cannot reach min_requests (50) before its deadline "
+        "(180s) at the measured 0.2 requests/s (0.02 on the new colour: after 2500s)")
