@@ -63,6 +63,25 @@ DryOpt = Annotated[bool, typer.Option("--dry-run", help="Check everything and pr
                                       "exact writes (validated server-side); change nothing.")]
 IntrOpt = Annotated[str | None, typer.Option(
     "--on-interrupt", help="On SIGINT/SIGTERM: revert (default) or hold the current weight.")]
+ImageOpt = Annotated[list[str] | None, typer.Option(
+    "--image", help="Deploy this image to the idle colour first: [CONTAINER=]IMAGE, "
+                    "repeatable (the container may be omitted when the pod has one).")]
+ReadyOpt = Annotated[str | None, typer.Option(
+    "--ready-timeout", help="How long the new version may take to become ready (default "
+                            "10m); then exit 3 with no traffic moved.")]
+SameOpt = Annotated[bool, typer.Option(
+    "--allow-same", help="Shift even when the new colour's pod template equals the live "
+                         "one's (otherwise exit 2: nothing to release).")]
+
+
+def release_overrides(image: list[str] | None, ready_timeout: str | None,
+                      allow_same: bool) -> dict[str, Any]:
+    """--image/--ready-timeout/--allow-same as config keys (flags replace deploy.images)."""
+    from shifter.release.spec import parse_images
+
+    return {"deploy.images": parse_images(image) if image else None,
+            "deploy.ready_timeout": ready_timeout,
+            "deploy.allow_same": True if allow_same else None}
 
 
 def run(
@@ -84,11 +103,17 @@ def run(
     dry_run: DryOpt = False,
     output: OutputOpt = "text",
     on_interrupt: IntrOpt = None,
+    image: ImageOpt = None,
+    ready_timeout: ReadyOpt = None,
+    allow_same: SameOpt = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     log_level: LogLevelOpt = "info",
 ) -> None:
     """Shift traffic to the other colour step by step; revert on an SLO breach.
+
+    With --image (or deploy: in the file) the new version is first deployed to the idle
+    colour, waited for and checked (smoke, pre_traffic, preview) before any traffic moves.
 
     Resumes a recorded unfinished rollout of RELEASE whose runner is gone."""
     output = check_output(output)
@@ -103,7 +128,8 @@ def run(
             release, router=router, steps=steps, bake=bake, interval=interval,
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
-            min_requests=min_requests, on_interrupt=on_interrupt))
+            min_requests=min_requests, on_interrupt=on_interrupt)
+            | release_overrides(image, ready_timeout, allow_same))
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])
         client = connect(kubeconfig, context)
         token = str(client.api.configuration.api_key.get("BearerToken") or "")

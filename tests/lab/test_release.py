@@ -1,0 +1,96 @@
+"""``shifter run --image``: deploy to the idle colour, wait for it, then shift (the lab's
+Deployments behave like the real controller's, see ``lab.deployments``)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.lab.cli import (
+    STRICT,
+    config,
+    resource_versions,
+    shifter,
+    wait_for_split,
+    wait_for_traffic,
+    write_config,
+)
+
+pytestmark = pytest.mark.lab
+
+
+def _image(lab, colour: str) -> str:
+    dep = lab.apiserver.store.get("apps/v1", "deployments", lab.namespace, f"shop-{colour}")
+    return dep["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_image_promoted_then_faulty_image_reverted_then_crashloop_never_ready(lab, tmp_path):
+    path = write_config(tmp_path, config(lab, lab.router, bake="2s", analysis=STRICT))
+
+    first = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v2")
+    assert first.code == 0, first.stderr
+    assert first.summary["outcome"] == "promoted"
+    assert _image(lab, "green") == "shop:v2"
+    assert first.of("deploy")[0]["images"] == {"app": "shop:v2"}
+    ready = first.of("ready")
+    assert ready[-1]["done"] and ready[-1]["ready"] == ready[-1]["desired"] == 2
+    assert first.events.index(ready[-1]) < first.events.index(first.of("step")[0])
+    wait_for_split(lab, {"green": 100.0})
+
+    second = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v3-err20")
+    assert second.code == 3, second.stderr
+    assert second.summary["outcome"] == "rolled_back"
+    assert _image(lab, "blue") == "shop:v3-err20"
+    assert [e["weight"] for e in second.of("step")] == [10]
+    wait_for_split(lab, {"green": 100.0})
+
+    since = time.time()
+    third = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v4-crashloop",
+                    "--ready-timeout", "4s")
+    assert third.code == 3, third.stderr
+    assert "never became ready" in third.summary["reason"]
+    assert "Progressing=True ReplicaSetUpdated" in third.summary["reason"]
+    assert not third.of("step")
+    after = wait_for_traffic(lab, since=since, requests=50)
+    assert sum(after["by_colour"].get("blue", {}).values()) == 0, after
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_crashloop_reports_progress_deadline_exceeded(lab, tmp_path):
+    path = write_config(tmp_path, config(lab, lab.router))
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v4-crashloop",
+                     timeout=90)
+    assert result.code == 3, result.stderr
+    reason = result.summary["reason"]
+    assert "exceeded its progress deadline" in reason
+    assert "ProgressDeadlineExceeded" in reason
+    assert not result.of("step")
+    wait_for_split(lab, {"blue": 100.0})
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_live_colours_own_image_is_nothing_to_release(lab, tmp_path):
+    path = write_config(tmp_path, config(lab, lab.router))
+    before = resource_versions(lab)
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image",
+                     f"app={_image(lab, 'blue')}")
+    assert result.code == 2, result.stderr
+    assert "nothing to release" in result.stderr
+    assert resource_versions(lab) == before
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_dry_run_shows_the_deployment_patch_and_changes_nothing(lab, tmp_path):
+    path = write_config(tmp_path, config(lab, lab.router))
+    before = resource_versions(lab)
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v2", "--dry-run")
+    assert result.code == 0, result.stderr
+    deploy = [c for c in result.of("plan")[0]["changes"] if c["step"] == "deploy"]
+    assert len(deploy) == 1
+    body = deploy[0]["body"]
+    assert body["spec"]["template"]["spec"]["containers"] == [{"name": "app",
+                                                                "image": "shop:v2"}]
+    assert body["spec"]["replicas"] == 2 and body["metadata"]["resourceVersion"]
+    assert resource_versions(lab) == before
