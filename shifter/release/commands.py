@@ -129,5 +129,7 @@ def run_command(name: str, argv: list[str], env: Mapping[str, str], *, timeout: 
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(0.1)
     reader.join(2.0)
+    if proc.stdout is not None:
+        proc.stdout.close()
     code = proc.returncode if not (timed_out or was_stopped) else None
     return CommandResult(name, code, timed_out, was_stopped, clock() - started, tuple(tail))
