@@ -133,6 +133,7 @@ class Lab:
         self.controller = LabController(
             self.apiserver.store, self.haproxy.set_weights, router=self.router,
             namespace=self.namespace, release=self.release,
+            set_previews=self.haproxy.set_previews,
         )
         self.controller.start()
         self.deployments.start()

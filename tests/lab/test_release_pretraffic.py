@@ -1,0 +1,88 @@
+"""Pre-traffic checks in the lab: pre_traffic commands and the header preview route through
+the real data plane (HAProxy programmed from the router objects), before any weight."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from tests.lab.cli import config, resource_versions, shifter, wait_for_split, write_config
+
+pytestmark = pytest.mark.lab
+
+CHECK = """
+import os, sys, urllib.request
+name, value = os.environ["SHIFTER_PREVIEW_HEADER"].split(": ", 1)
+seen = set()
+for _ in range(20):
+    req = urllib.request.Request(os.environ["SHIFTER_PREVIEW_URL"] + "/", headers={name: value})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        seen.add((resp.headers["X-Colour"], resp.headers.get("X-Version")))
+print("preview reached", sorted(seen))
+sys.exit(0 if seen == {(os.environ["SHIFTER_NEW_COLOUR"], "shop:v2")} else 1)
+"""
+
+
+def _rules(lab):
+    route = lab.apiserver.store.get("gateway.networking.k8s.io/v1", "httproutes",
+                                    lab.namespace, "shop")
+    return route["spec"]["rules"]
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_preview_header_reaches_the_new_colour_at_weight_0_then_is_removed(lab, tmp_path):
+    script = tmp_path / "check.py"
+    script.write_text(CHECK)
+    cfg = config(lab, lab.router, bake="2s",
+                 preview={"header": "X-Shifter-Preview", "url": lab.info["ingress_url"]},
+                 pre_traffic=[{"name": "preview", "run": f"{sys.executable} {script}",
+                               "timeout": "30s"}],
+                 smoke=[{"name": "through-preview", "url": lab.info["ingress_url"] + "/",
+                         "headers": {"X-Shifter-Preview": "{colour}"}}])
+    path = write_config(tmp_path, cfg)
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v2")
+    assert result.code == 0, result.stderr
+    done = [e for e in result.of("pretraffic") if e["status"] != "started"]
+    assert done[0]["status"] == "ok", done
+    assert "preview reached [('green', 'shop:v2')]" in done[0]["tail"]
+    assert "[pre-traffic preview] preview reached" in result.stderr
+    names = [e["event"] for e in result.events]
+    assert names.index("pretraffic") < names.index("step")  # before any weight
+    assert [e["action"] for e in result.of("preview")] == ["added", "removed"]
+    assert [r.get("name") for r in _rules(lab)] == [None]
+    wait_for_split(lab, {"green": 100.0})
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_failing_pre_traffic_command_leaves_traffic_on_live_with_its_output(lab, tmp_path):
+    fail = "import sys; print('integration test: checkout broken'); sys.exit(1)"
+    cfg = config(lab, lab.router, preview={"header": "X-Shifter-Preview"},
+                 pre_traffic=[{"name": "integration", "run": f"{sys.executable} -c \"{fail}\""}])
+    path = write_config(tmp_path, cfg)
+    since = time.time()
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v2")
+    assert result.code == 3, result.stderr
+    assert "pre-traffic command 'integration' failed (exited 1)" in result.summary["reason"]
+    assert "checkout broken" in result.summary["reason"]
+    assert not result.of("step")
+    assert [e["action"] for e in result.of("preview")] == ["added", "removed"]
+    assert [r.get("name") for r in _rules(lab)] == [None]
+    wait_for_split(lab, {"blue": 100.0})
+    stats = lab.stats(since=since)
+    assert sum(stats["by_colour"].get("green", {}).values()) == 0, stats
+
+
+@pytest.mark.parametrize("lab", ["service"], indirect=True)
+def test_service_router_says_it_has_no_preview_route(lab, tmp_path):
+    cfg = config(lab, lab.router, bake="1s", preview={"header": "X-Shifter-Preview"})
+    path = write_config(tmp_path, cfg)
+    before = resource_versions(lab)
+    result = shifter(lab, "run", "shop", "-f", str(path), "--dry-run", "--image", "shop:v2")
+    assert result.code == 0, result.stderr
+    assert resource_versions(lab) == before
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v2")
+    assert result.code == 0, result.stderr
+    assert result.of("preview")[0]["action"] == "none"
+    assert "no preview route" in result.of("preview")[0]["message"]
