@@ -26,21 +26,29 @@ sys.exit(0 if seen == {(os.environ["SHIFTER_NEW_COLOUR"], "shop:v2")} else 1)
 
 
 def _rules(lab):
-    route = lab.apiserver.store.get("gateway.networking.k8s.io/v1", "httproutes",
-                                    lab.namespace, "shop")
+    store = lab.apiserver.store
+    if lab.router == "istio":
+        return store.get("networking.istio.io/v1", "virtualservices", lab.namespace,
+                         "shop")["spec"]["http"]
+    route = store.get("gateway.networking.k8s.io/v1", "httproutes", lab.namespace, "shop")
     return route["spec"]["rules"]
 
 
-@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+ROUTER = {"gateway": {"kind": "gateway"}, "istio": {"kind": "istio", "route": "primary"}}
+
+
+@pytest.mark.parametrize("lab", ["gateway", "istio"], indirect=True)
 def test_preview_header_reaches_the_new_colour_at_weight_0_then_is_removed(lab, tmp_path):
     script = tmp_path / "check.py"
     script.write_text(CHECK)
+    before = [r.get("name") for r in _rules(lab)]
     cfg = config(lab, lab.router, bake="2s",
                  preview={"header": "X-Shifter-Preview", "url": lab.info["ingress_url"]},
                  pre_traffic=[{"name": "preview", "run": f"{sys.executable} {script}",
                                "timeout": "30s"}],
                  smoke=[{"name": "through-preview", "url": lab.info["ingress_url"] + "/",
                          "headers": {"X-Shifter-Preview": "{colour}"}}])
+    cfg["router"] = ROUTER[lab.router]
     path = write_config(tmp_path, cfg)
     result = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v2")
     assert result.code == 0, result.stderr
@@ -51,7 +59,7 @@ def test_preview_header_reaches_the_new_colour_at_weight_0_then_is_removed(lab, 
     names = [e["event"] for e in result.events]
     assert names.index("pretraffic") < names.index("step")  # before any weight
     assert [e["action"] for e in result.of("preview")] == ["added", "removed"]
-    assert [r.get("name") for r in _rules(lab)] == [None]
+    assert [r.get("name") for r in _rules(lab)] == before
     wait_for_split(lab, {"green": 100.0})
 
 
