@@ -195,9 +195,9 @@ class Release:
         ref = deployment_ref(self.cfg, self.namespace, self._new())
 
         def progress(st: readiness.RolloutStatus) -> None:
-            self.reporter.emit("ready", colour=self._new().value, ready=st.ready,
+            self.reporter.emit("ready", colour=self._new().value, ready=st.new_ready,
                                desired=st.desired, done=st.done,
-                               message=f"{ref.name}: {st.ready}/{st.desired} ready"
+                               message=f"{ref.name}: {st.new_ready}/{st.desired} ready"
                                        f"{'' if st.done else ' (' + st.message + ')'}")
 
         try:

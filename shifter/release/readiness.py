@@ -29,6 +29,16 @@ class RolloutStatus:
     updated: int
     ready: int
     available: int
+    observed: bool = True  # status.observedGeneration has reached metadata.generation
+    replicas: int = 0  # status.replicas: new and old pods
+
+    @property
+    def new_ready(self) -> int:
+        """Ready replicas of the new version, at least (ready pods beyond the old ones)."""
+        if not self.observed:
+            return 0
+        old = max(0, self.replicas - self.updated)
+        return max(0, min(self.updated, self.ready - old))
 
 
 def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -56,11 +66,14 @@ def rollout_status(dep: Mapping[str, Any]) -> RolloutStatus:
     available = int(status.get("availableReplicas") or 0)
     total = int(status.get("replicas") or 0)
 
-    def out(done: bool, message: str, failed: bool = False) -> RolloutStatus:
-        return RolloutStatus(done, failed, message, desired, updated, ready, available)
+    def out(done: bool, message: str, failed: bool = False, observed: bool = True
+            ) -> RolloutStatus:
+        return RolloutStatus(done, failed, message, desired, updated, ready, available,
+                             observed, total)
 
     if int(meta.get("generation") or 0) > int(status.get("observedGeneration") or 0):
-        return out(False, "waiting for the deployment spec update to be observed")
+        return out(False, "waiting for the deployment spec update to be observed",
+                   observed=False)
     progressing = _conditions(status).get("Progressing") or {}
     if progressing.get("reason") == DEADLINE_EXCEEDED:
         return out(False, f"deployment {name!r} exceeded its progress deadline: "
