@@ -82,6 +82,10 @@ def render_text(s: dict[str, Any]) -> str:
         lines.append("router:   " + ", ".join(
             f"{'?' if pct is None else pct}% {colour}" for colour, pct in router.items())
             + " (now)")
+    if s.get("colours"):
+        from shifter.release.colours import render
+
+        lines += render(s["colours"])
     lines.append(f"holder:   {s['holder'] or '-'}")
     if s["pending_request"]:
         lines.append(f"request:  {s['pending_request']} (not yet acted on)")
@@ -114,6 +118,9 @@ def status(
         s = describe(release, ns, record)
         s["router_now"] = live_split(client, ns, {**(state_of(record) or {}),
                                                   "release": release})
+        from shifter.release.colours import colours_now
+
+        s["colours"] = colours_now(client, ns, {**(state_of(record) or {}), "release": release})
         if output == "json":
             emit_json(s)
         else:

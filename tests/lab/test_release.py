@@ -38,6 +38,14 @@ def test_image_promoted_then_faulty_image_reverted_then_crashloop_never_ready(la
     assert ready[-1]["done"] and ready[-1]["ready"] == ready[-1]["desired"] == 2
     assert first.events.index(ready[-1]) < first.events.index(first.of("step")[0])
     wait_for_split(lab, {"green": 100.0})
+    status = shifter(lab, "status", "shop")
+    assert status.code == 0, status.stderr
+    colours = status.events[0]["colours"]
+    assert colours["live"] == {"colour": "green", "images": {"app": "shop:v2"}, "ready": 2,
+                               "desired": 2, "traffic": 100}
+    assert colours["idle"]["colour"] == "blue" and colours["idle"]["traffic"] == 0
+    text = shifter(lab, "status", "shop", output="text")
+    assert "live:     green (100% now): app=shop:v2, 2/2 ready" in text.stdout
 
     second = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v3-err20")
     assert second.code == 3, second.stderr
