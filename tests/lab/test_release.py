@@ -102,3 +102,76 @@ def test_dry_run_shows_the_deployment_patch_and_changes_nothing(lab, tmp_path):
                                                                 "image": "shop:v2"}]
     assert body["spec"]["replicas"] == 2 and body["metadata"]["resourceVersion"]
     assert resource_versions(lab) == before
+
+
+def _patch_store(lab, plural, api_version, name, fn):
+    store = lab.apiserver.store
+    obj = store.get(api_version, plural, lab.namespace, name)
+    fn(obj)
+    obj["metadata"].pop("resourceVersion", None)
+    store.put({k: v for k, v in obj.items() if k != "status"})
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_idle_colour_carrying_traffic_is_refused(lab, tmp_path):
+    def ten_percent(route):
+        refs = route["spec"]["rules"][0]["backendRefs"]
+        refs[0]["weight"], refs[1]["weight"] = 90, 10
+
+    _patch_store(lab, "httproutes", "gateway.networking.k8s.io/v1", "shop", ten_percent)
+    wait_for_split(lab, {"blue": 90.0, "green": 10.0})
+    before = resource_versions(lab)
+    path = write_config(tmp_path, config(lab, lab.router))
+    result = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v2")
+    assert result.code == 2, result.stderr
+    assert "the idle colour green carries 10% of the traffic" in result.stderr
+    assert resource_versions(lab) == before
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_without_image_the_same_template_check_and_the_readiness_wait_apply(lab, tmp_path):
+    def image(value):
+        def set_image(dep):
+            dep["spec"]["template"]["spec"]["containers"][0]["image"] = value
+        return set_image
+
+    path = write_config(tmp_path, config(lab, lab.router))
+    _patch_store(lab, "deployments", "apps/v1", "shop-green", image(_image(lab, "blue")))
+    lab.deployments.wait_settled()
+    same = shifter(lab, "run", "shop", "-f", str(path))
+    assert same.code == 2 and "nothing to release" in same.stderr, same.stderr
+
+    _patch_store(lab, "deployments", "apps/v1", "shop-green", image("shop:v9-crashloop"))
+    never = shifter(lab, "run", "shop", "-f", str(path), "--ready-timeout", "2s")
+    assert never.code == 3, never.stderr
+    assert "never became ready" in never.summary["reason"]
+    assert not never.of("step")
+    wait_for_split(lab, {"blue": 100.0})
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_scaling_a_colour_to_zero_stops_its_app_and_scaling_up_starts_it(lab):
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{lab.app_ports['green']}/healthz"
+
+    def scale(n):
+        def set_replicas(dep):
+            dep["spec"]["replicas"] = n
+        return set_replicas
+
+    _patch_store(lab, "deployments", "apps/v1", "shop-green", scale(0))
+    lab.deployments.wait_settled()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=2)
+    status = lab.apiserver.store.get("apps/v1", "deployments", lab.namespace,
+                                     "shop-green")["status"]
+    assert "readyReplicas" not in status and "replicas" not in status
+    _patch_store(lab, "deployments", "apps/v1", "shop-green", scale(2))
+    lab.deployments.wait_settled()
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        assert resp.status == 200
+    status = lab.apiserver.store.get("apps/v1", "deployments", lab.namespace,
+                                     "shop-green")["status"]
+    assert status["readyReplicas"] == 2

@@ -94,3 +94,32 @@ def test_service_router_says_it_has_no_preview_route(lab, tmp_path):
     assert result.code == 0, result.stderr
     assert result.of("preview")[0]["action"] == "none"
     assert "no preview route" in result.of("preview")[0]["message"]
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_interrupted_shifter_stops_the_pre_traffic_command(lab, tmp_path):
+    import signal
+
+    from lab.procs import pid_alive, wait_until
+    from tests.lab.cli import Running
+
+    pidfile = tmp_path / "child.pid"
+    code = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    cfg = config(lab, lab.router,
+                 pre_traffic=[{"name": "slow", "run": f"{sys.executable} -c \"{code}\""}])
+    path = write_config(tmp_path, cfg)
+    run = Running(lab, "run", "shop", "-f", str(path), "--image", "shop:v2", log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "pretraffic"
+                           and e.get("status") == "started", timeout=60)
+        wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=10,
+                   what="the command's pid")
+        child = int(pidfile.read_text())
+        run.signal(signal.SIGTERM)
+        result = run.wait(timeout=30)
+    finally:
+        run.kill()
+    assert result.code == 4, result.stderr
+    assert not pid_alive(child)
+    assert "interrupted by SIGTERM before any traffic moved" in result.summary["reason"]
+    wait_for_split(lab, {"blue": 100.0})
