@@ -1,8 +1,10 @@
 """The ``run``, ``--dry-run`` and ``validate`` flows: pre-flight, lock, resume, engine.
 
 Order matters for the "nothing changed" promise: everything that can refuse (config, router
-objects, Deployments, Services, queries, smoke checks) runs before the first write; the
-Lease is the first write, and the router's weight the second.
+objects, Deployments, Services, queries, an unchanged pod template) runs before the first
+write; the Lease is the first write; then ``shifter.release`` deploys (``--image``), waits
+for readiness and runs the pre-traffic checks (a failure there is exit 3 with no traffic
+moved); the router's weight comes only after that.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from shifter.release.flow import Release
 from shifter.report import Reporter
 from shifter.routers import share
 from shifter.routers.base import Colour, Router, Split, Target
-from shifter.smoke import raise_if_failed, run_smoke_checks
 from shifter.state import Phase
 
 log = structlog.get_logger("shifter.rollout")
@@ -92,17 +93,6 @@ class Prepared:
         self.reporter.emit("preflight", check="queries",
                            message=f"{n} queries parse and return data for "
                                    f"{self.target.service(new.other)}")
-
-    def smoke(self, new: Colour) -> None:
-        checks = wiring.make_smoke(self.cfg)
-        if not checks:
-            return
-        results = run_smoke_checks(checks, service=self.target.service(new),
-                                   namespace=self.namespace, colour=new.value)
-        for r in results:
-            self.reporter.emit("preflight", check="smoke", message=f"smoke {r.name}: "
-                               f"{'ok' if r.ok else 'FAILED'} ({r.status or r.error})")
-        raise_if_failed(results)
 
     def _analyzer(self) -> Analyzer:
         assert self.analyzer is not None

@@ -18,14 +18,14 @@ from typing import Any
 
 import structlog
 
-from shifter import retry
+from shifter import retry, wiring
 from shifter.config import Config
 from shifter.errors import Conflict, InvalidInput, NotFound, RolledBack, ShifterError
 from shifter.kube.client import KubeClient, ObjectRef, PatchType
 from shifter.release import commands, readiness, spec, template
 from shifter.report import Reporter
 from shifter.routers.base import Change, Colour, Router, Split, Target
-from shifter.smoke import SmokeCheck, raise_if_failed, run_smoke_checks
+from shifter.smoke import raise_if_failed, run_smoke_checks
 
 log = structlog.get_logger("shifter.release")
 
@@ -112,14 +112,21 @@ class Release:
         return new
 
     def dry_run_changes(self) -> list[Change]:
-        """The Deployment patch as --dry-run shows it (already sent with dryRun=All)."""
-        if self.patch is None or self.new is None:
+        """The Deployment patch (already sent with dryRun=All) and the preview route's
+        patch (sent with dryRun=All here), as --dry-run shows them."""
+        if self.new is None:
             return []
-        ref = deployment_ref(self.cfg, self.namespace, self.new)
-        images = ", ".join(f"{c}={i}" for c, i in self.images.items()) or "pod template"
-        return [Change(ref, "patch", self.patch, PatchType.STRATEGIC,
-                       summary=f"deploy {images} to {self.new.value}, replicas "
-                               f"{self.patch['spec'].get('replicas')}")]
+        changes: list[Change] = []
+        if self.patch is not None:
+            ref = deployment_ref(self.cfg, self.namespace, self.new)
+            images = ", ".join(f"{c}={i}" for c, i in self.images.items()) or "pod template"
+            changes.append(Change(ref, "patch", self.patch, PatchType.STRATEGIC,
+                                  summary=f"deploy {images} to {self.new.value}, replicas "
+                                          f"{self.patch['spec'].get('replicas')}"))
+        if self.preview is not None:
+            changes += retry.kube(lambda: self.preview.add(dry_run=True),
+                                  what="dry-run the preview route", retry_on_invalid=True)
+        return changes
 
     # -- after the lock, before any weight -----------------------------------------------------
     def execute(self, *, traffic_on_new: bool) -> None:
@@ -214,9 +221,11 @@ class Release:
         if self.cfg.preview is None:
             return
         if self.preview is None:
+            from shifter.release.preview import why_none
+
             self.reporter.emit("preview", action="none",
-                               message=f"the {self.cfg.router_kind} router has no preview "
-                                       f"route; requests reach the new colour only by weight")
+                               message=f"no preview route: {why_none(self.cfg.router_kind)}; "
+                                       f"requests reach the new colour only by weight")
             return
         retry.kube(self.preview.add, what="add the preview route", retry_on_invalid=True)
         self.preview_added = True
@@ -228,11 +237,7 @@ class Release:
 
     def _smoke(self) -> None:
         new = self._new()
-        checks = [SmokeCheck(url=s.url, expect_status=s.expect_status, timeout=s.timeout,
-                             retries=s.retries, method=s.method, name=s.name or s.url,
-                             headers={k: v.format(colour=new.value, color=new.value)
-                                      for k, v in s.headers.items()})
-                  for s in self.cfg.smoke]
+        checks = wiring.make_smoke(self.cfg, new.value)
         if not checks:
             return
         results = run_smoke_checks(checks, service=self.target.service(new),

@@ -173,6 +173,18 @@ class IstioPreview(_Preview):
         return istio_route(obj, index, dest, self.header, self.new)
 
 
+NONE = {
+    "service": "the service router switches a selector, which cannot match a header",
+    "nginx": ("the nginx router does not write canary-by-header yet (it treats header rules "
+              "on its canary Ingress as someone else's edits)"),
+}
+
+
+def why_none(kind: str) -> str:
+    """Why router ``kind`` has no preview route (for the run's output)."""
+    return NONE.get(kind, f"the {kind} router has no preview route")
+
+
 def make_preview(kind: str, client: KubeClient, target: Target, router: Mapping[str, Any],
                  header: str, new: Colour) -> _Preview | None:
     """The preview route for router ``kind``, or None when it has none."""

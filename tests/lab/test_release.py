@@ -91,16 +91,21 @@ def test_live_colours_own_image_is_nothing_to_release(lab, tmp_path):
 
 @pytest.mark.parametrize("lab", ["gateway"], indirect=True)
 def test_dry_run_shows_the_deployment_patch_and_changes_nothing(lab, tmp_path):
-    path = write_config(tmp_path, config(lab, lab.router))
+    path = write_config(tmp_path, config(lab, lab.router,
+                                         preview={"header": "X-Shifter-Preview"}))
     before = resource_versions(lab)
     result = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v2", "--dry-run")
     assert result.code == 0, result.stderr
-    deploy = [c for c in result.of("plan")[0]["changes"] if c["step"] == "deploy"]
+    deploy = [c for c in result.of("plan")[0]["changes"]
+              if c["step"] == "deploy" and c["object"].startswith("deployments.apps/")]
     assert len(deploy) == 1
     body = deploy[0]["body"]
     assert body["spec"]["template"]["spec"]["containers"] == [{"name": "app",
                                                                 "image": "shop:v2"}]
     assert body["spec"]["replicas"] == 2 and body["metadata"]["resourceVersion"]
+    preview = [c for c in result.of("plan")[0]["changes"]
+               if c["summary"].startswith("preview route")]
+    assert [op["op"] for op in preview[0]["body"]] == ["test", "add"]
     assert resource_versions(lab) == before
 
 

@@ -93,7 +93,8 @@ def test_service_router_says_it_has_no_preview_route(lab, tmp_path):
     result = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v2")
     assert result.code == 0, result.stderr
     assert result.of("preview")[0]["action"] == "none"
-    assert "no preview route" in result.of("preview")[0]["message"]
+    assert "no preview route: the service router switches a selector" in result.of(
+        "preview")[0]["message"]
 
 
 @pytest.mark.parametrize("lab", ["gateway"], indirect=True)

@@ -193,3 +193,47 @@ def test_istio_preview_route_uses_lowercase_header_names():
     assert route["match"] == [{"uri": {"prefix": "/"},
                                "headers": {"x-shifter-preview": {"exact": "green"}}}]
     assert route["route"] == [{"destination": {"host": "shop-green"}}]
+
+
+def test_new_ready_counts_only_ready_pods_beyond_the_old_ones():
+    crash = dep(gen=2, status={"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1,
+                               "readyReplicas": 2, "availableReplicas": 2})
+    assert readiness.rollout_status(crash).new_ready == 0
+    unobserved = dep(gen=3, status={"observedGeneration": 2, "replicas": 2,
+                                    "updatedReplicas": 2, "readyReplicas": 2})
+    assert readiness.rollout_status(unobserved).new_ready == 0
+    done = dep(gen=2, status={"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
+                              "readyReplicas": 2, "availableReplicas": 2})
+    assert readiness.rollout_status(done).new_ready == 2
+
+
+# -- config -----------------------------------------------------------------------------------
+
+def test_release_config_fields_and_their_errors():
+    from shifter.config import build_config
+
+    cfg = build_config({"release": "shop", "deploy": {"images": {"app": "shop:v2"},
+                                                      "ready_timeout": "30s"},
+                        "pre_traffic": [{"run": "pytest", "timeout": "5m"}],
+                        "preview": {"header": "X-Shifter-Preview"},
+                        "smoke": [{"url": "http://x/", "headers": {"X-P": "{colour}"}}]})
+    assert cfg.deploy.ready_timeout == 30 and cfg.deploy.changes_template
+    assert cfg.pre_traffic[0].timeout == 300 and not cfg.pre_traffic[0].shell
+    assert cfg.preview is not None and cfg.preview.url is None
+    assert not build_config({"release": "shop"}).deploy.changes_template
+    with pytest.raises(ConfigError, match=r"pre_traffic\.0\.run"):
+        build_config({"release": "shop", "pre_traffic": [{"timeout": "5m"}]})
+    with pytest.raises(ConfigError, match=r"deploy\.ready_timeout"):
+        build_config({"release": "shop", "deploy": {"ready_timeout": "soon"}})
+    with pytest.raises(ConfigError, match=r"preview\.header"):
+        build_config({"release": "shop", "preview": {"header": "bad header"}})
+
+
+def test_image_flags_become_config_overrides():
+    from shifter.cli.run import release_overrides
+
+    assert release_overrides(["app=shop:v2"], "1m", True) == {
+        "deploy.images": {"app": "shop:v2"}, "deploy.ready_timeout": "1m",
+        "deploy.allow_same": True}
+    assert release_overrides(None, None, False) == {
+        "deploy.images": None, "deploy.ready_timeout": None, "deploy.allow_same": None}
