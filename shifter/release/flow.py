@@ -89,8 +89,8 @@ class Release:
 
             self.preview = make_preview(self.cfg.router_kind, self.client, self.target,
                                         self.cfg.router, self.cfg.preview.header, new)
-        live_dep = self._get(new.other)
         idle_dep = self._get(new)
+        live_dep = self._get(new.other)
         predicted = idle_dep
         deploy = self.cfg.deploy
         if deploy.changes_template:
