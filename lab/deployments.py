@@ -201,6 +201,11 @@ class Apps:
         if child is not None:
             child.stop()
 
+    def alive(self, colour: str) -> bool:
+        """The colour's process runs (a slow /healthz under load is no reason to restart)."""
+        child = self.children.get(colour)
+        return child is not None and child.alive()
+
     def healthy(self, colour: str) -> bool:
         child = self.children.get(colour)
         if child is None or not child.alive():
@@ -296,9 +301,9 @@ class DeploymentController:
             elif version.crashloop:
                 if running is None:
                     sim.old_ready = 0
-            elif not same_version or not self.apps.healthy(colour):
+            elif not same_version or not self.apps.alive(colour):
                 self.apps.start(colour, version)
-            if new_object and same_version and desired and self.apps.healthy(colour):
+            if new_object and same_version and desired and self.apps.alive(colour):
                 sim.healthy_at = now - STEP * desired
             elif template_changed is False and same_version:
                 sim.healthy_at = now  # a scale change: the running pods stay
