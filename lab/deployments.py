@@ -47,7 +47,7 @@ from typing import Any
 
 from lab.procs import Child, python_env
 
-STEP = 0.3  # seconds between two replicas becoming ready
+STEP = 0.6  # seconds between two replicas becoming ready
 _SUFFIX = re.compile(r"-(err(\d+)|slow(\d+)(ms|s)|crashloop)$")
 
 
