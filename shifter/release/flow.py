@@ -103,6 +103,11 @@ class Release:
             predicted = self._send_patch(dry_run=True)
             if predicted.get("spec") == idle_dep.get("spec"):
                 self.patch = None  # already deployed (a resumed rollout, or a re-run)
+            elif resuming is not None and split.weight:
+                raise InvalidInput(
+                    f"deploy: the unfinished rollout to {new.value} has traffic on it, and "
+                    f"this run would change what {new.value} runs; finish it with the same "
+                    f"--image, or 'shifter abort {self.cfg.release}' first")
         if template.same_template(predicted, live_dep) and not deploy.allow_same:
             images = ", ".join(f"{c}={i}" for c, i in template.images_of(live_dep).items())
             raise InvalidInput(

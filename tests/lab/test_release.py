@@ -180,3 +180,33 @@ def test_scaling_a_colour_to_zero_stops_its_app_and_scaling_up_starts_it(lab):
     status = lab.apiserver.store.get("apps/v1", "deployments", lab.namespace,
                                      "shop-green")["status"]
     assert status["readyReplicas"] == 2
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_killed_release_resumes_without_deploying_again(lab, tmp_path, monkeypatch):
+    from tests.lab.cli import Running
+
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    path = write_config(tmp_path, config(lab, lab.router, bake="3s",
+                                         preview={"header": "X-Shifter-Preview"}))
+    run = Running(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v2",
+                  log_dir=tmp_path)
+    run.wait_for_event(lambda e: e.get("event") == "step" and e.get("weight") == 50)
+    run.kill()
+    deadline = time.monotonic() + 15
+    while True:  # the lock frees itself once the lease expires; until then exit 6
+        other = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v3")
+        if other.code != 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert other.code == 2, other.stderr
+    assert "would change what green runs" in other.stderr
+    again = shifter(lab, "run", "shop", "-f", str(path), "--image", "app=shop:v2")
+    assert again.code == 0, again.stderr
+    assert not again.of("deploy")  # already deployed: the patch would change nothing
+    assert [e["weight"] for e in again.of("step")] == [50, 100]
+    assert _image(lab, "green") == "shop:v2"
+    route = lab.apiserver.store.get("gateway.networking.k8s.io/v1", "httproutes",
+                                    lab.namespace, "shop")
+    assert [r.get("name") for r in route["spec"]["rules"]] == [None]
+    wait_for_split(lab, {"green": 100.0})
