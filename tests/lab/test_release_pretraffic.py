@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from lab.procs import wait_until
 from tests.lab.cli import config, resource_versions, shifter, wait_for_split, write_config
 
 pytestmark = pytest.mark.lab
@@ -124,3 +125,41 @@ def test_interrupted_shifter_stops_the_pre_traffic_command(lab, tmp_path):
     assert not pid_alive(child)
     assert "interrupted by SIGTERM before any traffic moved" in result.summary["reason"]
     wait_for_split(lab, {"blue": 100.0})
+
+
+def _colours_seen(lab, headers, n=40):
+    import urllib.request
+
+    seen: dict[str, int] = {}
+    for _ in range(n):
+        req = urllib.request.Request(lab.info["ingress_url"] + "/", headers=headers)
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            colour = resp.headers["X-Colour"]
+            seen[colour] = seen.get(colour, 0) + 1
+    return seen
+
+
+@pytest.mark.parametrize("lab", ["nginx"], indirect=True)
+def test_lab_data_plane_routes_an_nginx_canary_by_header_before_its_weight(lab):
+    from lab import routing, seed
+
+    assert lab.controller is not None
+    canary = seed.ingress("shop", "demo")
+    canary["metadata"]["name"] = "shop-canary"
+    canary["metadata"]["annotations"] = {routing.CANARY: "true", routing.CANARY_WEIGHT: "0",
+                                         routing.BY_HEADER: "X-Shifter-Preview",
+                                         routing.BY_HEADER_VALUE: "green"}
+    path = canary["spec"]["rules"][0]["http"]["paths"][0]
+    path["backend"]["service"]["name"] = "shop-green"
+    lab.apiserver.store.put(canary)
+    try:
+        wait_until(lambda: lab.controller.previews == {("x-shifter-preview", "green"): "green"},
+                   timeout=5, what="the preview route programmed")
+        assert _colours_seen(lab, {"X-Shifter-Preview": "green"}) == {"green": 40}
+        assert _colours_seen(lab, {"X-Shifter-Preview": "blue"}) == {"blue": 40}
+        assert _colours_seen(lab, {}) == {"blue": 40}
+    finally:
+        lab.apiserver.store.delete("networking.k8s.io/v1", "ingresses", lab.namespace,
+                                   "shop-canary")
+    wait_until(lambda: lab.controller.previews == {}, timeout=5, what="the preview removed")
+    assert _colours_seen(lab, {"X-Shifter-Preview": "green"}) == {"blue": 40}
