@@ -14,10 +14,13 @@ router's own fields are left as they are:
   (Istio takes the first route that matches): the weighted route's matches with a header
   condition (header names lowercase, as Istio requires), and the new colour's destination.
   The weighted route must be named with ``router.route`` (its index moves).
-- ``nginx`` and ``service``: none here (``make_preview`` returns None). ingress-nginx does it
-  with ``canary-by-header``/``canary-by-header-value`` on the one canary Ingress of a
-  host/path; shifter's nginx router treats header rules on its canary as someone else's
-  edits, so the lab routes such a canary (``lab.routing``) but shifter does not write one yet.
+- ``nginx``: ``canary-by-header: <header>`` and ``canary-by-header-value: <new colour>`` on
+  the canary Ingress (ingress-nginx honours one canary per host/path, and a header rule
+  takes precedence over the weight). A missing canary is created at weight 0 pointing at
+  the new colour (as the router would create it); an existing one is pointed at the new
+  colour with its weight guarded as read. The nginx router accepts exactly this header rule
+  (value = the canary's own colour) on its canary. Removal deletes the two annotations.
+- ``service``: none (``make_preview`` returns None): a selector cannot match a header.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from shifter.routers.base import Change, Colour, Target
 
 NAME = "shifter-preview"
 JSON = PatchType.JSON
+BY_HEADER = "nginx.ingress.kubernetes.io/canary-by-header"
+BY_VALUE = "nginx.ingress.kubernetes.io/canary-by-header-value"
+WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
 
 def _with_header(matches: list[dict[str, Any]] | None, header: str, value: str
@@ -175,14 +181,77 @@ class IstioPreview(_Preview):
 
 NONE = {
     "service": "the service router switches a selector, which cannot match a header",
-    "nginx": ("the nginx router does not write canary-by-header yet (it treats header rules "
-              "on its canary Ingress as someone else's edits)"),
 }
 
 
 def why_none(kind: str) -> str:
     """Why router ``kind`` has no preview route (for the run's output)."""
     return NONE.get(kind, f"the {kind} router has no preview route")
+
+
+class NginxPreview(_Preview):
+    """The canary Ingress's header rule (see the module docstring)."""
+
+    def __init__(self, client: KubeClient, target: Target, router: Mapping[str, Any],
+                 header: str, new: Colour) -> None:
+        from shifter.routers.nginx import API_VERSION, NginxConfig
+
+        self.target = target
+        config = NginxConfig(**{k: v for k, v in router.items() if k != "kind"})
+        main = config.ingress or target.release
+        self.main_ref = ObjectRef(API_VERSION, "ingresses", "Ingress", main, target.namespace)
+        super().__init__(client, self.main_ref.named(config.canary_ingress or f"{main}-canary"),
+                         header, new)
+
+    def add(self, *, dry_run: bool = False) -> list[Change]:
+        from shifter.errors import NotFound
+        from shifter.routers._patch import op_set, op_test, pointer
+        from shifter.routers.nginx import canary_body, canary_view, retarget_ops
+
+        summary = f"preview route '{self.header}: {self.new.value}' on the canary Ingress"
+        ann = {BY_HEADER: self.header, BY_VALUE: self.new.value}
+        try:
+            canary = self.client.get(self.ref)
+        except NotFound:
+            main = self.client.get(self.main_ref)
+            body = canary_body(main, self.ref.name, self.new, "0", self.target)
+            body["metadata"]["annotations"].update(ann)
+            self.client.create(self.ref, body, dry_run=dry_run)
+            return [Change(self.ref, "create", body, summary=summary + " (created, weight 0)")]
+        view = canary_view(canary, self.target)
+        have = (canary.get("metadata") or {}).get("annotations") or {}
+        if view.colour is self.new and all(have.get(k) == v for k, v in ann.items()):
+            return []
+        if view.colour is not self.new and view.raw not in (None, "0"):
+            raise InvalidInput(f"preview: the canary Ingress {self.ref.name} sends "
+                               f"{view.raw} to {view.colour}; the preview needs it at 0")
+        ops: list[dict[str, Any]] = list(retarget_ops(view.backends,
+                                                      self.target.service(self.new)))
+        weight_at = pointer("metadata", "annotations", WEIGHT)
+        if view.raw is not None:
+            ops.append(op_test(weight_at, view.raw))
+        for key, value in ann.items():
+            at = pointer("metadata", "annotations", key)
+            if key in have:
+                ops.append(op_test(at, have[key]))
+            ops.append(op_set(at, value, present=key in have))
+        return self._send(ops, summary, dry_run)
+
+    def remove(self, *, dry_run: bool = False) -> list[Change]:
+        from shifter.errors import NotFound
+        from shifter.routers._patch import op_test, pointer
+
+        try:
+            canary = self.client.get(self.ref)
+        except NotFound:
+            return []
+        have = (canary.get("metadata") or {}).get("annotations") or {}
+        ops: list[dict[str, Any]] = []
+        for key in (BY_HEADER, BY_VALUE):
+            if key in have:
+                at = pointer("metadata", "annotations", key)
+                ops += [op_test(at, have[key]), {"op": "remove", "path": at}]
+        return self._send(ops, "remove the preview route from the canary Ingress", dry_run)
 
 
 def make_preview(kind: str, client: KubeClient, target: Target, router: Mapping[str, Any],
@@ -192,4 +261,6 @@ def make_preview(kind: str, client: KubeClient, target: Target, router: Mapping[
         return GatewayPreview(client, target, router, header, new)
     if kind == "istio":
         return IstioPreview(client, target, router, header, new)
+    if kind == "nginx":
+        return NginxPreview(client, target, router, header, new)
     return None

@@ -28,6 +28,10 @@ sys.exit(0 if seen == {(os.environ["SHIFTER_NEW_COLOUR"], "shop:v2")} else 1)
 
 def _rules(lab):
     store = lab.apiserver.store
+    if lab.router == "nginx":
+        canary = store.get("networking.k8s.io/v1", "ingresses", lab.namespace, "shop-canary")
+        ann = ((canary or {}).get("metadata") or {}).get("annotations") or {}
+        return [{"name": k} for k in sorted(ann) if "by-header" in k]
     if lab.router == "istio":
         return store.get("networking.istio.io/v1", "virtualservices", lab.namespace,
                          "shop")["spec"]["http"]
@@ -35,10 +39,11 @@ def _rules(lab):
     return route["spec"]["rules"]
 
 
-ROUTER = {"gateway": {"kind": "gateway"}, "istio": {"kind": "istio", "route": "primary"}}
+ROUTER = {"gateway": {"kind": "gateway"}, "istio": {"kind": "istio", "route": "primary"},
+          "nginx": {"kind": "nginx"}}
 
 
-@pytest.mark.parametrize("lab", ["gateway", "istio"], indirect=True)
+@pytest.mark.parametrize("lab", ["gateway", "istio", "nginx"], indirect=True)
 def test_preview_header_reaches_the_new_colour_at_weight_0_then_is_removed(lab, tmp_path):
     script = tmp_path / "check.py"
     script.write_text(CHECK)

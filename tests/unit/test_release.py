@@ -237,3 +237,28 @@ def test_image_flags_become_config_overrides():
         "deploy.allow_same": True}
     assert release_overrides(None, None, False) == {
         "deploy.images": None, "deploy.ready_timeout": None, "deploy.allow_same": None}
+
+
+def test_nginx_router_accepts_only_the_preview_header_rule_to_the_canarys_own_colour():
+    from shifter.routers.base import Target
+    from shifter.routers.nginx import canary_view
+
+    target = Target("demo", "shop", "shop-blue", "shop-green")
+    prefix = "nginx.ingress.kubernetes.io/"
+
+    def canary(**ann):
+        return {"metadata": {"name": "shop-canary", "annotations": {
+                    prefix + "canary": "true", prefix + "canary-weight": "0",
+                    **{prefix + k.replace("_", "-"): v for k, v in ann.items()}}},
+                "spec": {"rules": [{"host": "h", "http": {"paths": [{
+                    "path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "shop-green", "port": {"number": 80}}}}]}}]}}
+
+    ok = canary_view(canary(canary_by_header="X-Shifter-Preview",
+                            canary_by_header_value="green"), target)
+    assert ok.problem == "" and ok.percent == 0
+    for other in (canary(canary_by_header="X-Shifter-Preview", canary_by_header_value="blue"),
+                  canary(canary_by_header="X-Shifter-Preview"),
+                  canary(canary_by_header="X-P", canary_by_header_value="green",
+                         canary_by_cookie="c")):
+        assert "header and cookie rules" in canary_view(other, target).problem
