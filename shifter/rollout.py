@@ -180,7 +180,8 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         again = _Resume(split, recorded)
         if again.new is not plan.new:  # another run finished in between: check anew
             p.check_new(again.new)
-        rel.execute(traffic_on_new=plan.resume and plan.on_new > 0)
+        rel.recorded = recorded
+        rel.execute(traffic_on_new=plan.resume and plan.on_new > 0, lease=lease)
         try:
             return _run_locked(p, lease, again, interrupt)
         finally:

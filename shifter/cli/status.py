@@ -82,10 +82,10 @@ def render_text(s: dict[str, Any]) -> str:
         lines.append("router:   " + ", ".join(
             f"{'?' if pct is None else pct}% {colour}" for colour, pct in router.items())
             + " (now)")
-    if s.get("colours"):
-        from shifter.release.colours import render
+    from shifter.release.colours import render, render_deploy
 
-        lines += render(s["colours"])
+    lines += (render(s["colours"]) if s.get("colours") else []) + (
+        render_deploy(s["deploy"]) if s.get("deploy") else [])
     lines.append(f"holder:   {s['holder'] or '-'}")
     if s["pending_request"]:
         lines.append(f"request:  {s['pending_request']} (not yet acted on)")
@@ -121,6 +121,7 @@ def status(
         from shifter.release.colours import colours_now
 
         s["colours"] = colours_now(client, ns, {**(state_of(record) or {}), "release": release})
+        s["deploy"] = (state_of(record) or {}).get("deploy")  # set before any traffic moves
         if output == "json":
             emit_json(s)
         else:

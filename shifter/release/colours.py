@@ -40,6 +40,15 @@ def colours_now(client: KubeClient, namespace: str, state: dict[str, Any]
         return {"error": str(exc)}
 
 
+def render_deploy(deploy: dict[str, Any]) -> list[str]:
+    """The record's ``deploy`` field (the phase before any traffic) for ``status``."""
+    images = ", ".join(f"{k}={v}" for k, v in (deploy.get("images") or {}).items())
+    line = f"deploy:   {deploy.get('phase')} ({deploy.get('new')}{': ' + images if images else ''})"
+    if deploy.get("reason"):
+        line += f": {deploy['reason']}"
+    return [line]
+
+
 def render(colours: dict[str, Any]) -> list[str]:
     """Text lines for ``status``."""
     if "error" in colours:

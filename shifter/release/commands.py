@@ -94,7 +94,8 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def run_command(name: str, argv: list[str], env: Mapping[str, str], *, timeout: float,
                 stopped: Callable[[], bool] = lambda: False, out: TextIO | None = None,
                 clock: Callable[[], float] = time.monotonic) -> CommandResult:
-    """Run one command to its end, its timeout, or until ``stopped()`` says so."""
+    """Run one command to its end, its timeout, or until ``stopped()`` says so (checked
+    every 0.1 s; if it raises, the command is stopped and the error goes on)."""
     stream = out or sys.stderr
     tail: deque[str] = deque(maxlen=TAIL)
     started = clock()
@@ -121,8 +122,12 @@ def run_command(name: str, argv: list[str], env: Mapping[str, str], *, timeout: 
     while proc.poll() is None:
         if clock() - started >= timeout:
             timed_out = True
-        elif stopped():
-            was_stopped = True
+        else:
+            try:
+                was_stopped = stopped()
+            except BaseException:  # e.g. the lock was lost: the command goes too
+                _kill(proc)
+                raise
         if timed_out or was_stopped:
             _kill(proc)
             break

@@ -13,6 +13,7 @@ patch also with ``dryRun=All``); the preview route patches the router's own obje
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,6 +74,8 @@ class Release:
         self.images: dict[str, str] = {}
         self.preview: Any = None
         self.preview_added = False
+        self.lease: Any = None
+        self.recorded: dict[str, Any] | None = None  # the Lease record as found
 
     # -- before the lock: refusals only ------------------------------------------------------
     def prepare(self, split: Split, resuming: Colour | None) -> Colour:
@@ -134,16 +137,27 @@ class Release:
         return changes
 
     # -- after the lock, before any weight -----------------------------------------------------
-    def execute(self, *, traffic_on_new: bool) -> None:
-        """Deploy, wait for readiness, smoke checks, preview route, pre_traffic commands."""
+    def execute(self, *, traffic_on_new: bool, lease: Any = None) -> None:
+        """Deploy, wait for readiness, preview route, smoke checks, pre_traffic commands.
+
+        ``lease`` (a ``shifter.lease.Lease``) is renewed while waiting, and its record gets
+        a ``deploy`` field naming this phase (the engine's first write replaces it)."""
         assert self.new is not None
+        self.lease = lease
         try:
+            self._record("deploying")
             self._deploy()
+            self._record("waiting")
             self._wait()
+            self._record("pre_traffic")
             self._add_preview()
             self._smoke()
             self._pre_traffic()
-        except BaseException:
+        except BaseException as exc:
+            try:
+                self._record("failed", reason=str(exc) or type(exc).__name__)
+            except ShifterError as err:
+                log.warning("could not record the failed deploy", error=str(err))
             if traffic_on_new:
                 retry.revert(lambda: self.router.revert(self._new()), what="revert")
             self.cleanup()
@@ -162,6 +176,22 @@ class Release:
             log.warning("could not remove the preview route", error=str(exc))
 
     # -- steps ---------------------------------------------------------------------------------
+    def _record(self, phase: str, reason: str = "") -> None:
+        if self.lease is None:
+            return
+        deploy = {"phase": phase, "new": self._new().value, "images": self.images,
+                  "since": round(time.time(), 3), **({"reason": reason} if reason else {})}
+        self.lease.write({**(self.lease.state or self.recorded or {}), "deploy": deploy})
+
+    def _renew(self) -> None:
+        """Keep the lock while waiting (the Lease expires after its duration otherwise)."""
+        if self.lease is not None and self.lease.due_for_renewal():
+            self.lease.write()
+
+    def _tick(self) -> None:
+        self._renew()
+        self._stop()
+
     def _new(self) -> Colour:
         assert self.new is not None
         return self.new
@@ -197,6 +227,10 @@ class Release:
                            replicas=self.patch["spec"].get("replicas"),
                            message=f"deployed {images} to {self.cfg.deployment(self._new())}")
 
+    def _halted(self) -> bool:
+        self._renew()
+        return bool(getattr(self.interrupt, "signalled", None))
+
     def _stop(self) -> None:
         name = getattr(self.interrupt, "signalled", None)
         if name:
@@ -216,7 +250,7 @@ class Release:
             readiness.wait_ready(lambda: retry.kube(lambda: self.client.get(ref),
                                                     what="read the Deployment"),
                                  timeout=self.cfg.deploy.ready_timeout, on_progress=progress,
-                                 stop=self._stop)
+                                 stop=self._tick)
         except readiness.NotReady as exc:
             raise NeverReady(f"the new version never became ready: {exc.why}; conditions: "
                              f"{readiness.conditions_reason(exc.dep)}; no traffic was "
@@ -270,9 +304,8 @@ class Release:
                 extra=cmd.env)
             self.reporter.emit("pretraffic", name=name, status="started",
                                message=f"pre-traffic {name}: {cmd.run}")
-            result = commands.run_command(
-                name, argv, env, timeout=cmd.timeout,
-                stopped=lambda: bool(getattr(self.interrupt, "signalled", None)))
+            result = commands.run_command(name, argv, env, timeout=cmd.timeout,
+                                          stopped=self._halted)
             self.reporter.emit("pretraffic", name=name, status="ok" if result.ok else "failed",
                                exit_code=result.exit_code, seconds=round(result.seconds, 2),
                                tail=list(result.tail),

@@ -210,3 +210,30 @@ def test_killed_release_resumes_without_deploying_again(lab, tmp_path, monkeypat
                                     lab.namespace, "shop")
     assert [r.get("name") for r in route["spec"]["rules"]] == [None]
     wait_for_split(lab, {"green": 100.0})
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_the_lock_is_held_while_waiting_and_the_record_names_the_phase(lab, tmp_path,
+                                                                       monkeypatch):
+    from tests.lab.cli import Running
+
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    path = write_config(tmp_path, config(lab, lab.router))
+    run = Running(lab, "run", "shop", "-f", str(path), "--image", "shop:v4-crashloop",
+                  "--ready-timeout", "8s", log_dir=tmp_path)
+    try:
+        first = run.wait_for_event(lambda e: e.get("event") == "ready", timeout=30)
+        while time.time() < first["time"] + 3 * 2:  # three lease durations
+            time.sleep(0.2)
+        second = shifter(lab, "run", "shop", "-f", str(path), "--image", "shop:v5")
+        assert second.code == 6, second.stderr  # still held: renewed while waiting
+        status = shifter(lab, "status", "shop")
+        deploy = status.events[0]["deploy"]
+        assert deploy["phase"] == "waiting" and deploy["images"] == {"app": "shop:v4-crashloop"}
+        result = run.wait(timeout=30)
+    finally:
+        run.kill()
+    assert result.code == 3, result.stderr
+    status = shifter(lab, "status", "shop", output="text")
+    assert "deploy:   failed (green: app=shop:v4-crashloop): the new version never" in (
+        status.stdout)
