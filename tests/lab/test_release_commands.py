@@ -29,3 +29,17 @@ def test_run_command_times_out_and_stops_when_asked():
 def test_run_command_that_cannot_start():
     result = commands.run_command("x", ["/nonexistent/cmd"], {}, timeout=1, out=io.StringIO())
     assert not result.ok and "cannot start" in result.why
+
+
+def test_an_error_while_waiting_stops_the_command_and_goes_on():
+    import pytest
+
+    class LockLost(Exception):
+        pass
+
+    def lost() -> bool:
+        raise LockLost("taken over")
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    with pytest.raises(LockLost):
+        commands.run_command("l", sleeper, {}, timeout=30, stopped=lost, out=io.StringIO())
