@@ -119,22 +119,21 @@ def run_command(name: str, argv: list[str], env: Mapping[str, str], *, timeout: 
     reader = threading.Thread(target=pump, name=f"pre-traffic-{name}", daemon=True)
     reader.start()
     timed_out = was_stopped = False
-    while proc.poll() is None:
-        if clock() - started >= timeout:
-            timed_out = True
-        else:
-            try:
+    try:
+        while proc.poll() is None:
+            if clock() - started >= timeout:
+                timed_out = True
+            else:
                 was_stopped = stopped()
-            except BaseException:  # e.g. the lock was lost: the command goes too
-                _kill(proc)
-                raise
-        if timed_out or was_stopped:
+            if timed_out or was_stopped:
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.1)
+    finally:  # also when stopped() raised (e.g. the lock was lost): the command goes too
+        if proc.poll() is None:
             _kill(proc)
-            break
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(0.1)
-    reader.join(2.0)
-    if proc.stdout is not None:
-        proc.stdout.close()
+        reader.join(2.0)
+        if proc.stdout is not None:
+            proc.stdout.close()
     code = proc.returncode if not (timed_out or was_stopped) else None
     return CommandResult(name, code, timed_out, was_stopped, clock() - started, tuple(tail))
