@@ -15,6 +15,7 @@ for both colours. `stop()` stops all of it, also after a `start()` that failed h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -261,6 +262,9 @@ class Lab:
         if router not in ROUTERS:
             raise ValueError(f"router: expected one of {', '.join(ROUTERS)}, got {router!r}")
         assert self.controller is not None and self.apiserver is not None
+        for colour in COLOURS:
+            with contextlib.suppress(OSError):  # an app scaled to 0 has no faults to clear
+                self.fault(colour, clear=True)
         self.apiserver.faults.clear()
         if self.prometheus is not None and not self.prometheus.running():
             self.prometheus.start()
