@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -29,6 +30,15 @@ from shifter.routers.base import Change, Colour, Router, Split, Target
 from shifter.smoke import raise_if_failed, run_smoke_checks
 
 log = structlog.get_logger("shifter.release")
+
+
+class DeployPhase(StrEnum):
+    """Where a run is before its first step (the Lease record's ``deploy.phase``)."""
+
+    DEPLOYING = "deploying"  # patching the idle colour's Deployment
+    WAITING = "waiting"  # waiting for its rollout to complete
+    PRE_TRAFFIC = "pre_traffic"  # preview route, smoke checks, pre_traffic commands
+    FAILED = "failed"  # ended before any traffic moved (``reason`` says why)
 
 
 class NeverReady(RolledBack):
@@ -145,17 +155,17 @@ class Release:
         assert self.new is not None
         self.lease = lease
         try:
-            self._record("deploying")
+            self._record(DeployPhase.DEPLOYING)
             self._deploy()
-            self._record("waiting")
+            self._record(DeployPhase.WAITING)
             self._wait()
-            self._record("pre_traffic")
+            self._record(DeployPhase.PRE_TRAFFIC)
             self._add_preview()
             self._smoke()
             self._pre_traffic()
         except BaseException as exc:
             try:
-                self._record("failed", reason=str(exc) or type(exc).__name__)
+                self._record(DeployPhase.FAILED, reason=str(exc) or type(exc).__name__)
             except ShifterError as err:
                 log.warning("could not record the failed deploy", error=str(err))
             if traffic_on_new:
@@ -176,10 +186,10 @@ class Release:
             log.warning("could not remove the preview route", error=str(exc))
 
     # -- steps ---------------------------------------------------------------------------------
-    def _record(self, phase: str, reason: str = "") -> None:
+    def _record(self, phase: DeployPhase, reason: str = "") -> None:
         if self.lease is None:
             return
-        deploy = {"phase": phase, "new": self._new().value, "images": self.images,
+        deploy = {"phase": phase.value, "new": self._new().value, "images": self.images,
                   "since": round(time.time(), 3), **({"reason": reason} if reason else {})}
         self.lease.write({**(self.lease.state or self.recorded or {}), "deploy": deploy})
 
