@@ -237,3 +237,24 @@ def test_the_lock_is_held_while_waiting_and_the_record_names_the_phase(lab, tmp_
     status = shifter(lab, "status", "shop", output="text")
     assert "deploy:   failed (green: app=shop:v4-crashloop): the new version never" in (
         status.stdout)
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_deploy_env_and_template_patch_reach_the_pod_template(lab, tmp_path):
+    deploy = {"images": {"app": "shop:v2"}, "env": {"MODE": "fast"},
+              "template_patch": {"metadata": {"annotations": {"release/id": "42"}}}}
+    path = write_config(tmp_path, config(lab, lab.router, bake="1s", deploy=deploy))
+    store = lab.apiserver.store
+    gen = store.get("apps/v1", "deployments", lab.namespace, "shop-green")["metadata"][
+        "generation"]
+    result = shifter(lab, "run", "shop", "-f", str(path))
+    assert result.code == 0, result.stderr
+    dep = store.get("apps/v1", "deployments", lab.namespace, "shop-green")
+    template = dep["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"release/id": "42"}
+    assert template["metadata"]["labels"]["color"] == "green"  # merged, not replaced
+    app = template["spec"]["containers"][0]
+    assert app["image"] == "shop:v2" and app["env"] == [{"name": "MODE", "value": "fast"}]
+    assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert dep["metadata"]["generation"] == gen + 1
+    assert dep["status"]["observedGeneration"] == gen + 1
