@@ -258,3 +258,22 @@ def test_deploy_env_and_template_patch_reach_the_pod_template(lab, tmp_path):
     assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert dep["metadata"]["generation"] == gen + 1
     assert dep["status"]["observedGeneration"] == gen + 1
+
+
+@pytest.mark.parametrize("lab", ["gateway"], indirect=True)
+def test_the_deployment_patch_is_refused_when_the_deployment_changed_since_read(lab):
+    # A resourceVersion in a patch body is a precondition (409 Conflict when it differs),
+    # as with the real API server (kubernetes/community, contributors/devel/sig-architecture/
+    # api-conventions.md, "Concurrency Control and Consistency").
+    from shifter.errors import Conflict
+    from shifter.kube.client import ObjectRef, PatchType, load_client
+    from shifter.release.spec import deployment_patch, template_patch
+
+    client = load_client(kubeconfig=lab.info["kubeconfig"])
+    ref = ObjectRef("apps/v1", "deployments", "Deployment", "shop-green", lab.namespace)
+    read = client.get(ref)
+    client.patch(ref, {"metadata": {"labels": {"team": "shop"}}}, PatchType.STRATEGIC)
+    body = deployment_patch(read, template_patch({"app": "shop:v2"}, {}, None, ["app"]), 2)
+    with pytest.raises(Conflict):
+        client.patch(ref, body, PatchType.STRATEGIC)
+    assert _image(lab, "green") != "shop:v2"
