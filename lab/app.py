@@ -2,12 +2,17 @@
 
 Run as a child process::
 
-    python -m lab.app --colour blue --service shop-blue --port 8081
+    python -m lab.app --colour blue --service shop-blue --port 8081 [--image shop:v2
+        --error-rate 0.2 --latency 0.3]
+
+``--image`` names the version the app runs (the lab's Deployment controller starts it
+from the Deployment's image, see ``lab.deployments``); ``--error-rate`` and ``--latency``
+are that version's own behaviour, on top of any fault set at run time.
 
 Endpoints:
 
-- ``GET /`` (any path not listed below): ``200`` with a body naming the colour and the header
-  ``X-Colour``; subject to the faults.
+- ``GET /`` (any path not listed below): ``200`` with a body naming the colour and the
+  image, and the headers ``X-Colour`` and ``X-Version`` (the image); subject to the faults.
 - ``GET /healthz``: ``200``, or ``500`` while the ``healthz_fail`` fault is set.
 - ``GET /metrics``: prometheus-client metrics ``http_requests_total{service,code}`` and the
   ``http_request_duration_seconds{service}`` histogram; ``503`` while ``no_metrics`` is set.
@@ -69,9 +74,13 @@ class Faults:
 class App:
     """State shared by the request handlers: faults and metrics."""
 
-    def __init__(self, colour: str, service: str) -> None:
+    def __init__(self, colour: str, service: str, *, image: str = "",
+                 error_rate: float = 0.0, latency: float = 0.0) -> None:
         self.colour = colour
         self.service = service
+        self.image = image
+        self.base_error_rate = error_rate
+        self.base_latency = latency
         self.faults = Faults()
         self.lock = threading.Lock()
         self.unhang = threading.Condition(self.lock)
@@ -168,14 +177,21 @@ class Handler(BaseHTTPRequestHandler):
         faults = app.get_faults()
         if faults["hang"]:
             app.wait_while_hung()
-        if faults["latency"] > 0:
-            time.sleep(faults["latency"])
-        failed = faults["error_rate"] > 0 and random.random() < faults["error_rate"]
+        latency = faults["latency"] + app.base_latency
+        if latency > 0:
+            time.sleep(latency)
+        failed = any(rate > 0 and random.random() < rate
+                     for rate in (faults["error_rate"], app.base_error_rate))
         code = 500 if failed else 200
-        body = f"{'error from' if failed else 'hello from'} {app.colour} ({app.service})\n"
+        version = f" {app.image}" if app.image else ""
+        body = (f"{'error from' if failed else 'hello from'} {app.colour} ({app.service})"
+                f"{version}\n")
         app.requests.labels(service=app.service, code=str(code)).inc()
         app.duration.labels(service=app.service).observe(time.perf_counter() - start)
-        self._send(code, body.encode(), headers={"X-Colour": app.colour})
+        headers = {"X-Colour": app.colour}
+        if app.image:
+            headers["X-Version"] = app.image
+        self._send(code, body.encode(), headers=headers)
 
 
 class LabServer(ThreadingHTTPServer):
@@ -198,8 +214,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--service", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--image", default="")
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)
-    server = LabServer((args.host, args.port), App(args.colour, args.service))
+    app = App(args.colour, args.service, image=args.image, error_rate=args.error_rate,
+              latency=args.latency)
+    server = LabServer((args.host, args.port), app)
 
     def _stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -7,6 +7,9 @@ and sets HAProxy server weights (share * 256; exact 0 and 256 for 0% and 100%). 
 that goes to a Service that is not one of the release's colours, or no routable object at
 all, goes to the ``void`` server, which answers 503, as a real ingress answers for a
 missing backend. `split` is the last programmed split in percent by colour.
+
+Preview routes (header -> colour, see `lab.routing`) are read the same way and handed to
+`set_previews` (HAProxy's preview map); `previews` is the last programmed set.
 """
 
 from __future__ import annotations
@@ -56,6 +59,22 @@ def read_shares(store: Store, router: str, namespace: str, release: str) -> dict
     raise ValueError(f"router: expected one of {', '.join(ROUTERS)}, got {router!r}")
 
 
+def read_previews(store: Store, router: str, namespace: str, release: str
+                  ) -> dict[tuple[str, str], str]:
+    """Header preview routes per (header, value) -> backend Service name, for `router`."""
+    if router == "nginx":
+        ings = _items(store.list("networking.k8s.io/v1", "ingresses", namespace))
+        main = next((i for i in ings if i["metadata"]["name"] == release), None)
+        return routing.nginx_previews(main, ings)
+    if router == "gateway":
+        route = store.get("gateway.networking.k8s.io/v1", "httproutes", namespace, release)
+        return routing.httproute_previews(route)
+    if router == "istio":
+        vs = store.get("networking.istio.io/v1", "virtualservices", namespace, release)
+        return routing.virtualservice_previews(vs)
+    return {}
+
+
 def to_weights(
     shares: Mapping[str, float], colours: Mapping[str, str]
 ) -> tuple[dict[str, int], dict[str, float]]:
@@ -97,9 +116,12 @@ class LabController:
         release: str = "shop",
         colours: tuple[str, ...] = ("blue", "green"),
         poll: float = 0.02,
+        set_previews: Callable[[Mapping[tuple[str, str], str]], None] | None = None,
     ) -> None:
         self.store = store
         self._set_weights = set_weights
+        self._set_previews = set_previews
+        self.previews: dict[tuple[str, str], str] = {}
         self._router = router
         self.namespace = namespace
         self.release = release
@@ -169,6 +191,16 @@ class LabController:
                 self.weights, self.split = weights, split
                 self.generation += 1
                 self.programmed_at = time.monotonic()
+        if self._set_previews is not None:
+            found = read_previews(self.store, router, self.namespace, self.release)
+            previews = {k: self.colours[s] for k, s in found.items() if s in self.colours}
+            if previews != self.previews:
+                try:
+                    self._set_previews(previews)
+                except Exception as exc:
+                    self.last_error = f"preview routes: {exc}"
+                    raise
+                self.previews = previews
         with self._cond:
             self.synced = (router, revision)
             self._cond.notify_all()

@@ -16,9 +16,9 @@ for both colours; only then does it write ``lab.json`` (removed again by `stop()
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import sys
 import time
 import urllib.request
 from functools import partial
@@ -29,9 +29,10 @@ from typing import Any
 from lab import seed as seeding
 from lab.control import ControlServer
 from lab.controller import ROUTERS, LabController
+from lab.deployments import Apps, DeploymentController, main_image, parse_image
 from lab.haproxy import HAProxy
 from lab.loadgen import LoadGen
-from lab.procs import Child, free_port, pid_alive, python_env, wait_until
+from lab.procs import Child, free_port, pid_alive, wait_until
 from lab.prometheus import Prometheus, render_config
 
 COLOURS = ("blue", "green")
@@ -66,6 +67,8 @@ class Lab:
         self.control: ControlServer | None = None
         self.apps: dict[str, Child] = {}
         self.kubeconfigs: dict[str, Path] = {}
+        self.app_procs: Apps | None = None
+        self.deployments: DeploymentController | None = None
         self.app_ports: dict[str, int] = {}
         self.info: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -105,15 +108,11 @@ class Lab:
         )
         self.prometheus.start()
         self._pids += self.prometheus.pids
-        for colour, port in self.app_ports.items():
-            child = Child(
-                f"app-{colour}",
-                [sys.executable, "-m", "lab.app", "--colour", colour,
-                 "--service", f"{self.release}-{colour}", "--port", str(port)],
-                log=self.dir / f"app-{colour}.log", env=python_env(),
-            )
-            self.apps[colour] = child
-            self._pids.append(child.pid)
+        self.app_procs = Apps(self.dir, self.app_ports, self.release)
+        self.apps = self.app_procs.children
+        for colour in self.app_ports:
+            seeded = seeding.deployment(self.release, colour, self.namespace)
+            self.app_procs.start(colour, parse_image(main_image(seeded)))
         from lab.apiserver import APIServer  # imported late: the heaviest import
 
         self.apiserver = APIServer(host="127.0.0.1", port=0, tls=True)
@@ -121,6 +120,9 @@ class Lab:
         self.kubeconfigs = self.apiserver.write_kubeconfigs(self.dir, namespace=self.namespace,
                                                             context="lab")
         kubeconfig = self.kubeconfigs["token"]
+        self.deployments = DeploymentController(self.apiserver.store, self.app_procs,
+                                                namespace=self.namespace, release=self.release)
+        self.deployments.hold()
         seeding.seed(self.apiserver.store, self.router, release=self.release, ns=self.namespace)
         self.timings["apiserver"] = time.monotonic() - t0
         for colour, child in self.apps.items():
@@ -135,8 +137,11 @@ class Lab:
         self.controller = LabController(
             self.apiserver.store, self.haproxy.set_weights, router=self.router,
             namespace=self.namespace, release=self.release,
+            set_previews=self.haproxy.set_previews,
         )
         self.controller.start()
+        self.deployments.start()
+        self.deployments.wait_settled()
         self.controller.wait_for({"blue": 100.0}, timeout=5)
         self.loadgen = LoadGen("127.0.0.1", ingress_port, rps=self.rps)
         self.loadgen.start()
@@ -195,17 +200,20 @@ class Lab:
             attempt("control", self.control.stop)
         if self.controller:
             attempt("controller", self.controller.stop)
+        if self.deployments:
+            attempt("deployments", self.deployments.stop)
         if self.haproxy:
             attempt("haproxy", self.haproxy.stop)
-        for colour, child in self.apps.items():
-            attempt(f"app-{colour}", child.stop)
+        if self.app_procs:
+            attempt("apps", self.app_procs.stop_all)
+            self._pids += [p for p in self.app_procs.pids if p not in self._pids]
         if self.prometheus:
             attempt("prometheus", self.prometheus.stop)
         if self.apiserver is not None:
             attempt("apiserver", self.apiserver.stop)
         attempt("lab.json", self._remove_info)
         self.loadgen = self.control = self.controller = self.haproxy = None
-        self.apiserver = None
+        self.apiserver = self.deployments = self.app_procs = None
         self.apps = {}
         left = [pid for pid in self.pids if pid_alive(pid)]
         if left:
@@ -217,6 +225,8 @@ class Lab:
     def pids(self) -> list[int]:
         """Every child process id the lab started (also ones already stopped)."""
         pids = list(self._pids)
+        if self.app_procs:
+            pids += [p for p in self.app_procs.pids if p not in pids]
         if self.prometheus:
             pids += [p for p in self.prometheus.pids if p not in pids]
         return pids
@@ -264,13 +274,21 @@ class Lab:
             raise ValueError(f"router: expected one of {', '.join(ROUTERS)}, got {router!r}")
         assert self.controller is not None and self.apiserver is not None
         for colour in COLOURS:
-            self.fault(colour, clear=True)
+            with contextlib.suppress(OSError):  # an app scaled to 0 has no faults to clear
+                self.fault(colour, clear=True)
         self.apiserver.faults.clear()
         if self.prometheus is not None and not self.prometheus.running():
             self.prometheus.start()
         store = self.apiserver.store
         seeding.clear(store, self.release, self.namespace)
         seeding.seed(store, router, release=self.release, ns=self.namespace)
+        if self.deployments is not None:
+            self.deployments.wait_settled()
+            for colour in COLOURS:
+                wait_until(partial(_is_ok, f"http://127.0.0.1:{self.app_ports[colour]}/healthz"),
+                           timeout=10, what=f"the {colour} app")
+        for colour in COLOURS:
+            self.fault(colour, clear=True)
         self.router = router
         self.controller.router = router
         self.controller.wait_for({"blue": 100.0}, timeout=5, fresh=True)

@@ -7,6 +7,12 @@ random(1)`` picks a server per request in proportion to its weight (0..256; 0 ta
 requests), as ingress-nginx picks canary or main per request. Weights change through the
 runtime API on a unix socket (``set weight shop/shop-green N``), with no reload. A second
 frontend serves HAProxy's built-in Prometheus exporter on ``/metrics``.
+
+Preview routes: a request whose ``preview_header`` (default ``X-Shifter-Preview``) value
+is a key of the map file ``preview.map`` goes to that key's server whatever the weights
+(``use-server``, which also picks a server of weight 0), as a header-matched route does in
+ingress-nginx and Gateway API implementations. The lab controller fills the map through
+the runtime API (``clear map``/``add map``), with no reload.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ def render_config(
     servers: Mapping[str, int],
     socket_path: Path,
     release: str = "shop",
+    preview_map: Path | None = None,
+    preview_header: str = "X-Shifter-Preview",
 ) -> str:
     """The haproxy.cfg text; `servers` maps colour to the app's loopback port."""
     lines = [
@@ -57,6 +65,12 @@ def render_config(
         f"backend {BACKEND}",
         "    balance random(1)",
     ]
+    if preview_map is not None:
+        lines.append(f"    http-request set-var(txn.preview) req.hdr({preview_header}),"
+                     f"map_str({preview_map},none)")
+        for colour in servers:
+            lines.append(f"    use-server {release}-{colour} if "
+                         f"{{ var(txn.preview) -m str {release}-{colour} }}")
     for colour, port in servers.items():
         first = 256 if colour == "blue" else 0
         lines.append(f"    server {release}-{colour} 127.0.0.1:{port} weight {first}")
@@ -87,8 +101,12 @@ class HAProxy:
         exporter_port: int,
         servers: Mapping[str, int],
         release: str = "shop",
+        preview_header: str = "X-Shifter-Preview",
     ) -> None:
         self.dir = dir
+        self.preview_header = preview_header
+        self.preview_map = dir / "preview.map"
+        self.previews: dict[str, str] = {}
         self.ingress_port = ingress_port
         self.exporter_port = exporter_port
         self.release = release
@@ -119,8 +137,11 @@ class HAProxy:
                 servers=self.servers,
                 socket_path=self.socket_path,
                 release=self.release,
+                preview_map=self.preview_map,
+                preview_header=self.preview_header,
             )
         )
+        self.preview_map.write_text("")
         check = subprocess.run(
             ["haproxy", "-c", "-q", "-f", str(self.config_path)],
             capture_output=True, text=True, timeout=timeout, check=False,
@@ -168,6 +189,24 @@ class HAProxy:
                 raise RuntimeError(f"haproxy refused weight {colour}={weight}: {answer.strip()}")
             self.weights[colour] = weight
         return time.perf_counter() - start
+
+    def set_previews(self, previews: Mapping[tuple[str, str], str]) -> None:
+        """Route ``(header, value)`` -> colour; headers other than ``preview_header`` raise
+        ValueError (this data plane matches one header name, fixed in its config)."""
+        wanted: dict[str, str] = {}
+        for (header, value), colour in previews.items():
+            if header.lower() != self.preview_header.lower():
+                raise ValueError(f"the lab data plane routes header {self.preview_header} "
+                                 f"only, not {header}")
+            wanted[value] = f"{self.release}-{colour}"
+        if wanted == self.previews:
+            return
+        for line in [f"clear map {self.preview_map}",
+                     *(f"add map {self.preview_map} {v} {s}" for v, s in wanted.items())]:
+            answer = self.command(line).strip()
+            if answer:
+                raise RuntimeError(f"haproxy refused {line!r}: {answer}")
+        self.previews = wanted
 
     def get_weight(self, colour: str) -> int:
         """The weight HAProxy reports for a server (current weight)."""

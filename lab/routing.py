@@ -7,8 +7,8 @@ routed, empty when nothing is). The lab controller maps names to colours.
 - ingress-nginx: the main Ingress's backend Service takes what the canary does not; the
   canary Ingress (annotation ``nginx.ingress.kubernetes.io/canary: "true"``, same host and
   path) takes ``canary-weight`` / ``canary-weight-total`` (default total 100; no or invalid
-  weight = 0). Header and cookie canary rules are ignored here: the lab's traffic sends no
-  such header or cookie, so only the weight decides.
+  weight = 0). Header rules (``canary-by-header`` with ``canary-by-header-value``, or
+  the value ``always``) are the preview routes below; cookies are ignored.
 - Gateway API HTTPRoute: the first rule's backendRefs, share = weight / sum, weight
   default 1. All weights 0: real implementations answer 500; the lab routes to nothing.
 - Istio VirtualService: the http route named ``primary`` (else the first), its
@@ -16,6 +16,13 @@ routed, empty when nothing is). The lab controller maps names to colours.
   100; hosts may be short (``shop-blue``) or FQDN (``shop-blue.demo.svc.cluster.local``).
 - Service: the stable Service's selector; every Deployment whose pod labels match gets a
   share proportional to its replicas (one colour in the selector = 100% to it).
+
+Preview routes (``*_previews``): ``{(header name, value): Service name}`` for requests
+carrying that header, which go there whatever the weights: an HTTPRoute rule with an
+``Exact`` header match and one backendRef (Gateway API: a rule with more header matches
+takes precedence); a VirtualService http route before the weighted one with a header
+``exact`` match and one destination (Istio: first match wins); the canary Ingress's
+``canary-by-header``/``canary-by-header-value`` (ingress-nginx: header before weight).
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from typing import Any
 CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 CANARY_TOTAL = "nginx.ingress.kubernetes.io/canary-weight-total"
+BY_HEADER = "nginx.ingress.kubernetes.io/canary-by-header"
+BY_HEADER_VALUE = "nginx.ingress.kubernetes.io/canary-by-header-value"
+Previews = dict[tuple[str, str], str]
 
 Obj = Mapping[str, Any]
 
@@ -142,3 +152,53 @@ def service_shares(service: Obj | None, deployments: Iterable[Obj]) -> dict[str,
             name = (dep.get("metadata") or {}).get("name", "")
             weights[name] = float(spec.get("replicas", 1) or 0)
     return _normalise(weights)
+
+
+def nginx_previews(main: Obj | None, ingresses: Iterable[Obj]) -> Previews:
+    """Header routes of the canary Ingress for the main Ingress's host and path."""
+    backend = None if main is None or is_canary(main) else ingress_backend(main)
+    if backend is None:
+        return {}
+    host, path, _ = backend
+    for ing in ingresses:
+        cb = ingress_backend(ing) if is_canary(ing) else None
+        if cb is None or (cb[0], cb[1]) != (host, path):
+            continue
+        ann = _annotations(ing)
+        header = str(ann.get(BY_HEADER, "")).strip()
+        if not header:
+            return {}
+        value = str(ann.get(BY_HEADER_VALUE) or "always")
+        return {(header.lower(), value): cb[2]}
+    return {}
+
+
+def httproute_previews(route: Obj | None) -> Previews:
+    """Rules with Exact header matches and exactly one backendRef."""
+    out: Previews = {}
+    for rule in ((route or {}).get("spec") or {}).get("rules") or []:
+        refs = [r for r in rule.get("backendRefs") or [] if r.get("kind", "Service") == "Service"]
+        if len(refs) != 1 or _int(refs[0].get("weight", 1), 0) <= 0:
+            continue
+        for match in rule.get("matches") or []:
+            for h in match.get("headers") or []:
+                if h.get("type", "Exact") == "Exact" and h.get("name"):
+                    out[(str(h["name"]).lower(), str(h.get("value", "")))] = refs[0]["name"]
+    return out
+
+
+def virtualservice_previews(vs: Obj | None) -> Previews:
+    """http routes before the weighted one (``primary``) with exact header matches."""
+    out: Previews = {}
+    for route in ((vs or {}).get("spec") or {}).get("http") or []:
+        if route.get("name") == "primary":
+            break
+        dests = route.get("route") or []
+        if len(dests) != 1:
+            continue
+        host = str((dests[0].get("destination") or {}).get("host", "")).split(".", 1)[0]
+        for match in route.get("match") or []:
+            for name, cond in (match.get("headers") or {}).items():
+                if isinstance(cond, dict) and "exact" in cond:
+                    out[(str(name).lower(), str(cond["exact"]))] = host
+    return out

@@ -17,6 +17,7 @@ import contextlib
 from typing import Any
 
 COLOURS = ("blue", "green")
+PROGRESS_DEADLINE = 15  # seconds, spec.progressDeadlineSeconds of the seeded Deployments
 ROUTER_TYPES = (
     ("networking.k8s.io/v1", "ingresses"),
     ("gateway.networking.k8s.io/v1", "httproutes"),
@@ -43,6 +44,9 @@ def deployment(release: str, colour: str, ns: str, replicas: int = 2) -> dict[st
         "metadata": _meta(f"{release}-{colour}", ns, labels),
         "spec": {
             "replicas": replicas,
+            # Short, so that a version that never becomes ready (-crashloop) shows the real
+            # ProgressDeadlineExceeded condition within the lab's time scale.
+            "progressDeadlineSeconds": PROGRESS_DEADLINE,
             "selector": {"matchLabels": dict(labels)},
             "template": {
                 "metadata": {"labels": dict(labels)},

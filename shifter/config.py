@@ -121,7 +121,19 @@ class Smoke(_Model):
     expect_status: int = Field(200, ge=100, le=599)
     timeout: Duration = 5.0
     retries: int = Field(2, ge=0, le=20)
-    headers: dict[str, str] = Field(default_factory=dict)  # values of secret names are masked
+    # Values of secret names are masked; values may use {colour}.
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers")
+    @classmethod
+    def _header_templates(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            try:
+                value.format(colour="blue", color="blue")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(f"header {name}: the only placeholder is {{colour}} (write "
+                                 f"{{{{ and }}}} for literal braces)") from None
+        return v
 
     @field_validator("url")
     @classmethod
@@ -146,6 +158,37 @@ class Smoke(_Model):
         if not v > 0:
             raise ValueError("expected a duration above 0, like 2s")
         return v
+
+
+class Deploy(_Model):
+    """What the run deploys to the idle colour before any traffic moves (shifter.release)."""
+
+    images: dict[str, str] = Field(default_factory=dict)  # container ("" = the only one)
+    env: dict[str, str] = Field(default_factory=dict)  # set in every container
+    template_patch: dict[str, Any] | None = None  # strategic-merge patch of the pod template
+    ready_timeout: Duration = 600.0
+    allow_same: bool = False
+
+    @property
+    def changes_template(self) -> bool:
+        return bool(self.images or self.env or self.template_patch)
+
+
+class PreTraffic(_Model):
+    """A command run after the new colour is ready and before any weight moves."""
+
+    run: str = Field(min_length=1)
+    name: str = ""
+    timeout: Duration = 300.0
+    shell: bool = False
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class Preview(_Model):
+    """A header route to the new colour for the whole rollout (``header: <colour>``)."""
+
+    header: str = Field("X-Shifter-Preview", pattern=r"^[A-Za-z0-9-]+$")
+    url: str | None = None  # where the router is reached (SHIFTER_PREVIEW_URL)
 
 
 class Notify(_Model):
@@ -222,6 +265,13 @@ class Config(_Model):
     notify: list[Notify] = Field(default_factory=list)
     on_interrupt: Literal["revert", "hold"] = "revert"
     strict: bool = False  # an unmeetable step deadline is an error, not a warning
+    deploy: Deploy = Deploy()
+    pre_traffic: list[PreTraffic] = Field(default_factory=list)
+    preview: Preview | None = None
+    # The new colour's URL for pre_traffic commands: a template ({service}, {namespace},
+    # {colour}) or one URL per colour.
+    new_url: str | dict[Literal["blue", "green"], str] = (
+        "http://{service}.{namespace}.svc.cluster.local")
 
     @field_validator("release")
     @classmethod

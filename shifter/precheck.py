@@ -127,7 +127,7 @@ def offline_errors(cfg: Any) -> list[str]:
             except ConfigError as exc:
                 raise plan_error(exc) from None
         _collect(errors, plan)
-    _collect(errors, lambda: wiring.make_smoke(cfg))
+    _collect(errors, lambda: wiring.make_smoke(cfg, "green"))
     for i, n in enumerate(cfg.notify):
         def hook(n: Any = n, i: int = i) -> None:
             try:

@@ -1,8 +1,10 @@
 """The ``run``, ``--dry-run`` and ``validate`` flows: pre-flight, lock, resume, engine.
 
 Order matters for the "nothing changed" promise: everything that can refuse (config, router
-objects, Deployments, Services, queries, smoke checks) runs before the first write; the
-Lease is the first write, and the router's weight the second.
+objects, Deployments, Services, queries, an unchanged pod template) runs before the first
+write; the Lease is the first write; then ``shifter.release`` deploys (``--image``), waits
+for readiness and runs the pre-traffic checks (a failure there is exit 3 with no traffic
+moved); the router's weight comes only after that.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from shifter.lease import Lease, holder_of, read_record, state_of
 from shifter.notify import Notifier
 from shifter.plan import Plan, make_plan
 from shifter.preflight import check_deployment, check_queries, check_services
+from shifter.release.flow import Release
 from shifter.report import Reporter
 from shifter.routers import share
 from shifter.routers.base import Colour, Router, Split, Target
-from shifter.smoke import raise_if_failed, run_smoke_checks
 from shifter.state import Phase
 
 log = structlog.get_logger("shifter.rollout")
@@ -76,12 +78,13 @@ class Prepared:
         self.split = _read_split(self.router)
         return self.split
 
-    def check_new(self, new: Colour) -> None:
-        why = retry.kube(lambda: check_deployment(
-            self.client, self.namespace, self.cfg.deployment(new.value), new),
-            what="read the Deployment")
-        self.reporter.emit("preflight", check="deployment",
-                           message=f"Deployment {self.cfg.deployment(new.value)}: {why}")
+    def check_new(self, new: Colour, *, ready: bool = True) -> None:
+        if ready:  # a run waits for readiness instead (shifter.release)
+            why = retry.kube(lambda: check_deployment(
+                self.client, self.namespace, self.cfg.deployment(new.value), new),
+                what="read the Deployment")
+            self.reporter.emit("preflight", check="deployment",
+                               message=f"Deployment {self.cfg.deployment(new.value)}: {why}")
         placeholders = retry.kube(self.router.query_placeholders, what="read the router")
         self.analyzer = wiring.make_analyzer(self.cfg, self.target, new, self.plan,
                                              placeholders=placeholders)
@@ -90,17 +93,6 @@ class Prepared:
         self.reporter.emit("preflight", check="queries",
                            message=f"{n} queries parse and return data for "
                                    f"{self.target.service(new.other)}")
-
-    def smoke(self, new: Colour) -> None:
-        checks = wiring.make_smoke(self.cfg)
-        if not checks:
-            return
-        results = run_smoke_checks(checks, service=self.target.service(new),
-                                   namespace=self.namespace, colour=new.value)
-        for r in results:
-            self.reporter.emit("preflight", check="smoke", message=f"smoke {r.name}: "
-                               f"{'ok' if r.ok else 'FAILED'} ({r.status or r.error})")
-        raise_if_failed(results)
 
     def _analyzer(self) -> Analyzer:
         assert self.analyzer is not None
@@ -140,8 +132,11 @@ def dry_run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter)
                       message=f"note: {held[0]} holds the release now; a real run would "
                               f"exit 6 until it finishes")
     new = split.new
-    p.check_new(new)
-    changes: list[dict[str, Any]] = []
+    rel = Release(cfg, client, namespace, p.target, p.router, reporter)
+    rel.prepare(split, None)
+    p.check_new(new, ready=not cfg.deploy.changes_template)
+    changes: list[dict[str, Any]] = [{**_change_dict(c), "step": "deploy"}
+                                     for c in rel.dry_run_changes()]
 
     def sent(label: Any, write: Any) -> None:
         done = retry.kube(write, what="dry-run write", retry_on_invalid=True)
@@ -166,9 +161,10 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     current = read_record(client, cfg.release, namespace)
     lease.raise_if_held(current)
     plan = _Resume(split, state_of(current))
+    rel = Release(cfg, client, namespace, p.target, p.router, reporter, interrupt)
+    rel.prepare(split, plan.new if plan.resume else None)  # refusals: nothing changed yet
     try:
-        p.check_new(plan.new)
-        p.smoke(plan.new)
+        p.check_new(plan.new, ready=False)  # deploy, readiness and smoke: rel.execute
     except ShifterError:
         if plan.resume and plan.on_new:
             # Unverified traffic on the new colour that cannot be checked: put it back.
@@ -184,7 +180,12 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         again = _Resume(split, recorded)
         if again.new is not plan.new:  # another run finished in between: check anew
             p.check_new(again.new)
-        return _run_locked(p, lease, again, interrupt)
+        rel.recorded = recorded
+        rel.execute(traffic_on_new=plan.resume and plan.on_new > 0, lease=lease)
+        try:
+            return _run_locked(p, lease, again, interrupt)
+        finally:
+            rel.cleanup()
     except BaseException:
         try:
             lease.release_lock()

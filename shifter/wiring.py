@@ -85,9 +85,12 @@ def make_analyzer(cfg: Config, target: Target, new: Colour, plan: Plan,
                     plan=plan, strict=cfg.strict)
 
 
-def make_smoke(cfg: Config) -> list[SmokeCheck]:
+def make_smoke(cfg: Config, colour: str) -> list[SmokeCheck]:
+    """The smoke checks of a rollout to ``colour`` (header values may use ``{colour}``)."""
     return [SmokeCheck(url=s.url, expect_status=s.expect_status, timeout=s.timeout,
-                       retries=s.retries, method=s.method, name=s.name, headers=s.headers)
+                       retries=s.retries, method=s.method, name=s.name,
+                       headers={k: v.format(colour=colour, color=colour)
+                                for k, v in s.headers.items()})
             for s in cfg.smoke]
 
 

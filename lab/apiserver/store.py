@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import errors, gojson, objects, patch, updates, watch
+from . import errors, gojson, objects, patch, strategy, updates, watch
 from .resources import TYPES, ResourceType, resolve, split_api_version
 from .validation import Validator
 
@@ -210,6 +210,7 @@ class Store:
                 updates.immutable(rt, name, new, old)
             objects.carry_metadata(new, old, rt)
             objects.apply_builtin_defaults(rt, new)
+            strategy.prepare_for_update(rt, new, old)
             warnings = self._validator.validate(rt, new, field_validation)
             stored_view = objects.view(old, obj["apiVersion"], rt.kind)
             if objects.without_rv(new) == objects.without_rv(stored_view) or dry_run:

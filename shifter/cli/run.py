@@ -73,6 +73,25 @@ IntrOpt = Annotated[OnInterrupt | None, typer.Option(
     "--on-interrupt", case_sensitive=False,
     help="On SIGINT/SIGTERM: revert all traffic to the old colour, or hold the current "
          "weight and release the lock (both exit 4; default: the file's, else revert).")]
+ImageOpt = Annotated[list[str] | None, typer.Option(
+    "--image", help="Deploy this image to the idle colour first: [CONTAINER=]IMAGE, "
+                    "repeatable (the container may be omitted when the pod has one).")]
+ReadyOpt = Annotated[str | None, typer.Option(
+    "--ready-timeout", help="How long the new version may take to become ready (default "
+                            "10m); then exit 3 with no traffic moved.")]
+SameOpt = Annotated[bool, typer.Option(
+    "--allow-same", help="Shift even when the new colour's pod template equals the live "
+                         "one's (otherwise exit 2: nothing to release).")]
+
+
+def release_overrides(image: list[str] | None, ready_timeout: str | None,
+                      allow_same: bool) -> dict[str, Any]:
+    """--image/--ready-timeout/--allow-same as config keys (flags replace deploy.images)."""
+    from shifter.release.spec import parse_images
+
+    return {"deploy.images": parse_images(image) if image else None,
+            "deploy.ready_timeout": ready_timeout,
+            "deploy.allow_same": True if allow_same else None}
 
 
 def run(
@@ -94,6 +113,9 @@ def run(
     dry_run: DryOpt = False,
     output: OutputOpt = Output.TEXT,
     on_interrupt: IntrOpt = None,
+    image: ImageOpt = None,
+    ready_timeout: ReadyOpt = None,
+    allow_same: SameOpt = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     log_level: LogLevelOpt = None,
@@ -102,6 +124,9 @@ def run(
                                          "met at the measured traffic is an error.")] = False,
 ) -> None:
     """Shift traffic to the other colour step by step; revert on an SLO breach.
+
+    With --image (or deploy: in the file) the new version is first deployed to the idle
+    colour, waited for and checked (smoke, pre_traffic, preview) before any traffic moves.
 
     Resumes a recorded unfinished rollout of RELEASE whose runner is gone. Exits 0
     promoted, 2 invalid input (nothing changed), 3 rolled back, 4 aborted or interrupted,
@@ -117,7 +142,8 @@ def run(
             release, router=router, steps=steps, bake=bake, interval=interval,
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
-            min_requests=min_requests, on_interrupt=on_interrupt) | {"strict": strict or None})
+            min_requests=min_requests, on_interrupt=on_interrupt)
+            | release_overrides(image, ready_timeout, allow_same) | {"strict": strict or None})
         from shifter.analysis import promauth
 
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])

@@ -98,6 +98,10 @@ def render_text(s: dict[str, Any]) -> str:
             f"{'?' if pct is None else pct}% {colour}"
             for colour, pct in router.items())
             + f" (now; live {s['live_now']}, idle {s['idle_now']})")
+    from shifter.release.colours import render, render_deploy
+
+    lines += (render(s["colours"]) if s.get("colours") else []) + (
+        render_deploy(s["deploy"]) if s.get("deploy") else [])
     lines.append(f"holder:   {s['holder'] or '-'}")
     if s["pending_request"]:
         lines.append(f"request:  {s['pending_request']} (not yet acted on)")
@@ -218,6 +222,10 @@ def status(
         s = describe(release, ns, record)
         add_router_now(s, live_split(client, ns, {**(state_of(record) or {}),
                                                   "release": release}))
+        from shifter.release.colours import colours_now
+
+        s["colours"] = colours_now(client, ns, {**(state_of(record) or {}), "release": release})
+        s["deploy"] = (state_of(record) or {}).get("deploy")  # set before any traffic moves
         print_status(s, output)
         phase = final_phase(state_of(record))
     if wait:

@@ -144,7 +144,7 @@ def canary_view(canary: dict[str, Any], target: Target) -> CanaryView:
     raw = ann.get(WEIGHT)
     total = _int(ann.get(TOTAL, "100"))
     weight = _int(raw if raw is not None else "0")
-    rules = [a for a in RULE_ANNOTATIONS if a in ann]
+    rules = [a for a in RULE_ANNOTATIONS if a in ann and not _preview_rule(a, ann, colour)]
     problem, pct = "", None
     if rules:
         problem = (f"the canary Ingress has {', '.join(rules)}: header and cookie rules "
@@ -158,6 +158,14 @@ def canary_view(canary: dict[str, Any], target: Target) -> CanaryView:
     else:
         pct = min(100, percent(weight, total))
     return CanaryView(colour, raw, total or 100, pct, problem, found)
+
+
+def _preview_rule(annotation: str, ann: dict[str, Any], colour: Colour | None) -> bool:
+    """shifter's preview route (``shifter.release.preview``): a header rule whose value is
+    the canary's own colour sends only requests carrying it there; the weight still holds."""
+    return (annotation in RULE_ANNOTATIONS[:2] and colour is not None
+            and PREFIX + "canary-by-header" in ann
+            and ann.get(PREFIX + "canary-by-header-value") == colour.value)
 
 
 def nginx_split(live: Colour, canary: CanaryView | None) -> tuple[Split, str]:

@@ -217,7 +217,7 @@ def test_validate_lists_every_error_with_did_you_mean(tmp_path, monkeypatch):
                                             "MISSING_HOOK is not set"),
     ("notify: [{url: 'https://h.example/x', events: [stepp]}]\n", "unknown event 'stepp'"),
     ("smoke: [{url: 'http://{servic}/healthz'}]\n", "unknown placeholder {servic}"),
-    ("bake: 60s\nstep_deadline: 10s\n", "deadline: expected at least the bake time"),
+    ("bake: 60s\nstep_deadline: 10s\n", "step_deadline: expected at least the bake time"),
     ("analysis: {prometheus_auth: {bearer_token_env: MISSING_HOOK}}\n",
      "analysis.prometheus_auth.bearer_token_env: environment variable MISSING_HOOK is not set"),
     ("analysis: {prometheus_auth: {bearer_token_file: /nonexistent/token}}\n",
