@@ -3,11 +3,21 @@
 All decisions are in ``shifter.state`` (pure); this module only carries out actions, feeds
 their outcomes back as events, samples the analysis every interval from the moment the
 weight changed, polls the Lease for operator requests, and reports what happens.
+
+The revert is the hot path: on a failing verdict, a signal or an abort the router write
+comes first and the record after. Lease renewal, request polling and record writes run
+with short budgets (``LOOP_BUDGET``) and back off while the Lease API fails, so they never
+hold up a sample or a revert by more than that. A forward write whose outcome is unknown
+(a timeout, a 5xx, a dropped connection: the server may still apply it) is remembered; a
+revert after one re-reads the router once ``late_write_grace`` seconds have passed since
+that write was sent, and reverts again if it landed (see docs/safety.md).
 """
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,12 +27,21 @@ import structlog
 from shifter import retry
 from shifter.analysis.analyzer import Analyzer
 from shifter.analysis.verdict import CheckResult, Verdict, combine
-from shifter.errors import Forbidden, InvalidInput, PrometheusUnavailable, ShifterError
+from shifter.errors import (
+    Forbidden,
+    InvalidInput,
+    KubeError,
+    KubeUnavailable,
+    PrometheusUnavailable,
+    ShifterError,
+)
 from shifter.kevents import EventRecorder
-from shifter.lease import Lease, LockLost
+from shifter.lease import Lease, LockLost, parse_time
 from shifter.notify import Notifier
 from shifter.plan import Plan
+from shifter.record import OperatorRequest, Record, belongs_to
 from shifter.report import Reporter
+from shifter.routers._patch import share
 from shifter.routers.base import Colour, Router, Target
 from shifter.state import (
     Action,
@@ -41,13 +60,37 @@ from shifter.state import (
     Start,
     State,
     WeightApplied,
+    WeightFailed,
     advance,
+    resume,
 )
 
 log = structlog.get_logger("shifter.engine")
 
 POLL_EVERY = 0.5  # seconds between Lease reads for operator requests
-HISTORY = 60  # verdicts kept in the Lease record
+POLL_BACKOFF = 2.0  # seconds between Lease reads while the Lease API fails
+LOOP_BUDGET = 0.3  # seconds a Lease read or write may take inside the loop (retries included)
+FINAL_BUDGET = 10.0  # seconds for the last record write, after traffic is where it must be
+HISTORY = 60  # verdicts kept in memory (the record keeps fewer if they do not fit)
+# A request to a real kube-apiserver may be applied until its --request-timeout (60 s by
+# default) has passed: wait a little longer than that before the revert's last re-read.
+LATE_WRITE_GRACE = 65.0
+UNCERTAIN_STATUS = frozenset({0, 500, 502, 503, 504})
+
+
+def late_write_grace() -> float:
+    """``SHIFTER_LATE_WRITE_GRACE`` (seconds) or ``LATE_WRITE_GRACE``."""
+    try:
+        return max(0.0, float(os.environ.get("SHIFTER_LATE_WRITE_GRACE", LATE_WRITE_GRACE)))
+    except ValueError:
+        return LATE_WRITE_GRACE
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed write may still be applied by the server (timeout, reset, 5xx)."""
+    if isinstance(exc, KubeUnavailable):
+        return True
+    return isinstance(exc, KubeError) and exc.status in UNCERTAIN_STATUS
 
 
 class Interrupt:
@@ -73,7 +116,7 @@ class Engine:
     """One rollout of ``new`` over ``plan``."""
 
     router: Router
-    analyzer: Analyzer
+    analyzer: Analyzer | None
     plan: Plan
     target: Target
     new: Colour
@@ -87,12 +130,18 @@ class Engine:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     revert_deadline: float = 60.0
+    late_write_grace: float = field(default_factory=late_write_grace)
     state: State = field(default_factory=State)
     history: list[dict[str, Any]] = field(default_factory=list)
     started_wall: float = field(default_factory=time.time)
+    rollout_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    handled: list[str] = field(default_factory=list)  # request ids acted on or ignored
+    deploy: dict[str, Any] = field(default_factory=dict)
     revert_seconds: float | None = None
+    weight_read: int | None = 0  # percent on new as last read back; None: cannot tell
+    uncertain_at: float | None = None  # when a forward write of unknown outcome was sent
     _next_tick: float | None = None
-    _last_poll: float = 0.0
+    _next_poll: float = 0.0
     _lease_broken: str | None = None
     _superseded: LockLost | None = None  # another run took the lease: it owns the traffic
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
@@ -141,38 +190,39 @@ class Engine:
                          deadline=self.revert_deadline, clock=self.clock, sleep=self.sleep)
         except ShifterError as revert_exc:
             log.critical("REVERT FAILED", error=str(revert_exc))
+            self.weight_read = None
             return
+        self.weight_read = 0
         self.state = replace(self.state, phase=Phase.FAILED, reason=f"internal error: {exc!r}")
         self._persist()
 
     def _run(self, start_step: int, resume_phase: str | None,
              resume_cause: str | None) -> Outcome:
-        if resume_phase == Phase.REVERTING.value:
-            cause = RevertCause(resume_cause or RevertCause.ERROR.value)
-            why = "finishing a revert that a previous run started"
-            self._feed_actions(State(phase=Phase.REVERTING, step=start_step,
-                                     revert_cause=cause, reason=why), [Revert(cause, why)])
-        elif resume_phase == Phase.PROMOTING.value:
-            self._feed_actions(State(phase=Phase.PROMOTING, step=start_step,
-                                     reason="finishing a promotion a previous run started"),
-                               [Promote("finishing an interrupted promotion")])
-        else:
-            if resume_phase is None:
-                self._notify("started", steps=list(self.plan.weights), new=self.new.value)
-            self._kevent("RolloutResumed" if resume_phase else "RolloutStarted",
-                         f"shifting {self.target.release} from {self.live.value} to "
-                         f"{self.new.value} in steps {','.join(map(str, self.plan.weights))}"
-                         + (f", from step {start_step + 1}" if resume_phase else ""))
+        if self.interrupt.signalled and not resume_phase:  # a signal before any traffic
+            self.interrupt.signalled = None
+            self.feed(Interrupted(self.clock()))
+            return self._finish()
+        if resume_phase is None:
+            self._notify("started", steps=list(self.plan.weights), new=self.new.value)
+            self._kevent("RolloutStarted", self._shifting_message(start_step, False))
             self.feed(Start(self.clock(), start_step))
-            # A resumed rollout keeps what operators asked of it before the crash.
-            if resume_phase == Phase.PAUSED.value and self.state.phase.is_active:
-                self.feed(Request(self.clock(), "pause"))
-            if self.resume_promote and self.state.phase.is_active:
-                self.feed(Request(self.clock(), "promote"))
+        else:
+            phase = Phase(resume_phase)
+            cause = RevertCause(resume_cause) if resume_cause else None
+            if phase.is_active or phase in (Phase.PENDING, Phase.HELD):
+                self._kevent("RolloutResumed", self._shifting_message(start_step, True))
+            state, actions = resume(phase, start_step, self.plan, now=self.clock(),
+                                    cause=cause, promote_requested=self.resume_promote)
+            self._feed_actions(state, actions)
         while not self.state.phase.is_final:
             event = self._wait_for_event()
             self.feed(event)
         return self._finish()
+
+    def _shifting_message(self, step: int, resumed: bool) -> str:
+        return (f"shifting {self.target.release} from {self.live.value} to "
+                f"{self.new.value} in steps {','.join(map(str, self.plan.weights))}"
+                + (f", from step {step + 1}" if resumed else ""))
 
     def feed(self, event: Event) -> None:
         state, actions = advance(self.state, event, self.plan)
@@ -180,7 +230,9 @@ class Engine:
 
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
-        self._persist()
+        reverting = any(isinstance(a, Revert) for a in actions)
+        if not reverting:  # a revert is the hot path: its router write comes first
+            self._persist()
         self._raise_if_superseded()
         if self._lease_broken and state.phase.is_active:
             reason, self._lease_broken = self._lease_broken, None
@@ -203,25 +255,35 @@ class Engine:
             if self._lease_broken:
                 reason, self._lease_broken = self._lease_broken, None
                 return Broken(now, reason)
-            if self.lease is not None and now - self._last_poll >= POLL_EVERY:
-                self._last_poll = now
-                request = self._poll_lease()
-                if isinstance(request, Event):
-                    return request
+            if self._lease_expired():
+                return Broken(now, "this run's lease expired while the Lease API was "
+                              "failing: another run could take the release, so no traffic "
+                              "moves forward")
             if self._next_tick is not None and now >= self._next_tick:
                 self._next_tick += self.plan.interval
                 if self._next_tick <= now:  # a slow tick: do not pile samples up
                     self._next_tick = now + self.plan.interval
                 return self._sample(now)
+            if self.lease is not None and now >= self._next_poll:
+                request = self._poll_lease()
+                if request is not None:
+                    return request
+                continue
             wait = POLL_EVERY if self._next_tick is None else self._next_tick - now
+            if self.lease is not None:
+                wait = min(wait, self._next_poll - now)
             self.sleep(max(0.01, min(wait, 0.1)))
+
+    def _lease_expired(self) -> bool:
+        return (self.lease is not None and self.state.phase.is_active
+                and self.lease.held_for() < 0)
 
     def _poll_lease(self) -> Event | None:
         assert self.lease is not None
         try:
             if self.lease.due_for_renewal():
-                self.lease.write()
-            req = self.lease.poll()
+                self.lease.write(deadline=LOOP_BUDGET)
+            req = self.lease.poll(deadline=LOOP_BUDGET)
         except LockLost as exc:
             self._superseded = exc
             return None
@@ -230,20 +292,41 @@ class Engine:
             return None
         except ShifterError as exc:
             log.warning("could not read the lease", error=str(exc))
+            self._next_poll = self.clock() + POLL_BACKOFF
             return None
-        if not req:
+        self._next_poll = self.clock() + POLL_EVERY
+        if req is None or req.id in self.handled:
             return None
-        action = str(req.get("action"))
-        self.reporter.emit("request", action=action, by=req.get("by", "?"))
-        self._kevent("OperatorRequest", f"{action} requested by {req.get('by', '?')}")
-        return Request(self.clock(), action)
+        return self._request(req)
+
+    def _request(self, req: OperatorRequest) -> Event | None:
+        """The request as an event, or None when it is not for this rollout or unknown."""
+        self.handled.append(req.id)
+        if not belongs_to(req, self.rollout_id, self.started_wall, parse_time(req.at)):
+            log.warning("ignored a request posted to another rollout", action=req.action,
+                        by=req.by, rollout=req.rollout)
+            self._persist(deadline=LOOP_BUDGET)
+            return None
+        action = req.known
+        if action is None:
+            log.warning("ignored an unknown request", action=req.action, by=req.by)
+            self._kevent("RequestIgnored", f"unknown request {req.action[:80]!r} from "
+                         f"{req.by}: expected abort, promote, promote-force, pause or "
+                         f"resume", warning=True)
+            self._persist(deadline=LOOP_BUDGET)
+            return None
+        self.reporter.emit("request", action=action.value, by=req.by)
+        self._kevent("OperatorRequest", f"{action.value} requested by {req.by}")
+        return Request(self.clock(), action.value)
 
     def _sample(self, now: float) -> Sample:
+        assert self.analyzer is not None
+        analyzer = self.analyzer
         since = self.state.since if self.state.since is not None else now
         window = now - since
         step = self.plan.steps[self.state.step]
         try:
-            results = retry.prometheus(lambda: self.analyzer.evaluate(window),
+            results = retry.prometheus(lambda: analyzer.evaluate(window),
                                        what="analysis", deadline=min(2.0, self.plan.interval),
                                        clock=self.clock, sleep=self.sleep)
         except PrometheusUnavailable as exc:
@@ -280,33 +363,59 @@ class Engine:
             return None
         raise AssertionError(action)
 
-    def _fence(self) -> None:
-        """Before moving traffic forward, make sure this run still holds the lease."""
+    def _fence(self) -> str:
+        """Before moving traffic forward: this run still holds the lease. LockLost when
+        another holder is seen; a reason not to move when the lease cannot be confirmed
+        and this run's own lease has run out; "" to go ahead."""
         if self.lease is None:
-            return
+            return ""
         try:
-            self.lease.check_held()
+            self.lease.check_held(deadline=LOOP_BUDGET)
         except LockLost as exc:
             self._superseded = exc
             self._raise_if_superseded()
-        except ShifterError as exc:  # cannot tell: the write's own retries decide
-            log.warning("could not check the lease before a write", error=str(exc))
+        except ShifterError as exc:
+            if self.lease.held_for() < 0:
+                return f"this run's lease expired and cannot be confirmed: {exc}"
+            log.warning("could not check the lease before a write; it is still valid "
+                        "for a while", error=str(exc), valid_s=round(self.lease.held_for(), 1))
+        return ""
+
+    def _forward(self, write: Callable[[], Any], what: str, deadline: float = 30.0) -> None:
+        """A forward router write under the Kubernetes retry policy, remembering when an
+        attempt whose outcome is unknown was sent (the server may still apply it)."""
+        def attempt() -> Any:
+            sent = self.clock()
+            try:
+                return write()
+            except (KubeError, KubeUnavailable) as exc:
+                if outcome_unknown(exc):
+                    self.uncertain_at = sent
+                raise
+
+        retry.kube(attempt, what=what, retry_on_invalid=True, deadline=deadline,
+                   clock=self.clock, sleep=self.sleep)
 
     def _set_weight(self, a: SetWeight) -> Event:
-        self._fence()
+        fenced = self._fence()
+        if fenced:
+            return WeightFailed(self.clock(), fenced, moved=self.traffic_moved)
         try:
-            retry.kube(lambda: self.router.set_weight(self.new, a.weight),
-                       what=f"set weight {a.weight}%", retry_on_invalid=True,
-                       clock=self.clock, sleep=self.sleep)
+            self._forward(lambda: self.router.set_weight(self.new, a.weight),
+                          f"set weight {a.weight}%")
         except ShifterError as exc:
-            if not self.traffic_moved and isinstance(exc, Forbidden | InvalidInput):
-                # Refused before any traffic moved: nothing changed, nothing to put back.
+            refused = isinstance(exc, Forbidden | InvalidInput)
+            moved = self.traffic_moved or self.uncertain_at is not None
+            if refused and not moved:
                 self.state = replace(self.state, phase=Phase.FAILED, reason=str(exc))
                 self._persist()
                 raise
             log.error("could not set the weight", weight=a.weight, error=str(exc))
-            return Broken(self.clock(), f"could not set {a.weight}% on {self.new}: {exc}")
+            self.weight_read = None
+            return WeightFailed(self.clock(), f"could not set {a.weight}% on {self.new}: "
+                                f"{exc}", refused=refused, moved=True)
         self.traffic_moved = True
+        self.weight_read = a.weight  # every router reads its write back before returning
         now = self.clock()
         self._next_tick = now + self.plan.interval
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,
@@ -317,26 +426,33 @@ class Engine:
                      f"{a.weight}% of traffic on {self.target.service(self.new)}")
         return WeightApplied(now)
 
+    def _revert_write(self, on_attempt_failed: Callable[[int, Exception], None]) -> None:
+        retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
+                     deadline=self.revert_deadline, on_attempt_failed=on_attempt_failed,
+                     clock=self.clock, sleep=self.sleep)
+
     def _revert(self, a: Revert) -> Event:
         self._next_tick = None
         t0 = self.clock()
-        self.reporter.emit("revert", live=self.live.value, new=self.new.value,
-                           cause=a.cause.value, reason=a.reason)
 
         def attempt_failed(n: int, exc: Exception) -> None:
             log.error("REVERT ATTEMPT FAILED; retrying", attempt=n, error=str(exc))
 
+        self.reporter.emit("revert", live=self.live.value, new=self.new.value,
+                           cause=a.cause.value, reason=a.reason)  # a line on stdout, no I/O
         try:
-            retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
-                         deadline=self.revert_deadline, on_attempt_failed=attempt_failed,
-                         clock=self.clock, sleep=self.sleep)
+            self._revert_write(attempt_failed)  # before any Lease or Event write
+            self.revert_seconds = self.clock() - t0
+            self.weight_read = 0
+            self._persist(deadline=LOOP_BUDGET)
+            self._after_late_writes(attempt_failed)
         except ShifterError as exc:
+            self.weight_read = None  # the record must not claim 0 while green may serve
             log.critical("REVERT FAILED: traffic may still reach the new colour",
                          new=self.target.service(self.new), error=str(exc))
             self._kevent("RevertFailed", str(exc), warning=True)
             self._notify("failed", reason=str(exc))
             return Broken(self.clock(), str(exc))
-        self.revert_seconds = self.clock() - t0
         self.reporter.emit("reverted", live=self.live.value, seconds=round(self.revert_seconds, 3))
         self._kevent("Reverted", f"all traffic back on {self.target.service(self.live)}: "
                      f"{a.reason}", warning=True)
@@ -344,18 +460,47 @@ class Engine:
                      else "reverted", reason=a.reason)
         return Done(self.clock())
 
+    def _after_late_writes(self, attempt_failed: Callable[[int, Exception], None]) -> None:
+        """After a forward write of unknown outcome: once the server can no longer apply it
+        (``late_write_grace`` after it was sent), read the router again and undo it if it
+        landed after the revert."""
+        if self.uncertain_at is None:
+            return
+        until = self.uncertain_at + self.late_write_grace
+        log.warning("a forward write may still be applied by the server; checking the "
+                    "router again before exiting", in_s=round(max(0.0, until - self.clock()), 1))
+        while self.clock() < until:
+            self.sleep(min(0.5, max(0.01, until - self.clock())))
+            if self.lease is not None and self.lease.due_for_renewal():
+                try:
+                    self.lease.write(deadline=LOOP_BUDGET)
+                except ShifterError as exc:
+                    log.warning("could not renew the lease", error=str(exc))
+        split = retry.kube(self.router.read, what="read the router", clock=self.clock,
+                           sleep=self.sleep)
+        if share(split, self.new) != 0:
+            log.critical("a late forward write landed after the revert; reverting again",
+                         weight=share(split, self.new))
+            self._kevent("LateWriteUndone", f"a forward write landed after the revert "
+                         f"({share(split, self.new)}% on {self.target.service(self.new)}); "
+                         "reverted again", warning=True)
+            self._revert_write(attempt_failed)
+        self.uncertain_at = None
+
     def _promote(self, a: Promote) -> Event:
-        self._fence()
+        fenced = self._fence()
+        if fenced:
+            return Broken(self.clock(), fenced)
         self._next_tick = None
         self.reporter.emit("promote", new=self.new.value, reason=a.reason)
         try:
-            retry.kube(lambda: self.router.promote(self.new), what="promote",
-                       retry_on_invalid=True, deadline=60.0, clock=self.clock,
-                       sleep=self.sleep)
+            self._forward(lambda: self.router.promote(self.new), "promote", deadline=60.0)
         except ShifterError as exc:
             log.critical("PROMOTE FAILED", error=str(exc))
             self._kevent("PromoteFailed", str(exc), warning=True)
+            self.weight_read = None
             return Broken(self.clock(), f"promotion failed: {exc}")
+        self.weight_read = 100
         self._kevent("Promoted", f"{self.target.service(self.new)} is live: {a.reason}")
         self._notify("promoted", reason=a.reason)
         return Done(self.clock())
@@ -369,30 +514,30 @@ class Engine:
 
     # -- record keeping ----------------------------------------------------------------------
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> Record:
         s = self.state
-        weight = (self.plan.steps[s.step].weight if s.phase.is_active or
-                  s.phase is Phase.HELD else (100 if s.phase is Phase.PROMOTED else 0))
-        return {
-            "phase": s.phase.value, "step": s.step, "steps": list(self.plan.weights),
-            "weight": weight, "new": self.new.value, "live": self.live.value,
-            "reason": s.reason, "started": round(self.started_wall, 3),
-            "step_started": round(time.time() - s.elapsed(self.clock()), 3),
-            "router": self.router_record, "namespace": self.target.namespace,
-            "services": {"blue": self.target.blue_service, "green": self.target.green_service},
-            "promote_requested": s.promote_requested,
-            "revert_cause": s.revert_cause.value if s.revert_cause else None,
-            "history": self.history[-HISTORY:],
-        }
+        return Record(
+            rollout=self.rollout_id, phase=s.phase, step=s.step, steps=list(self.plan.weights),
+            weight=self.weight_read, new=self.new.value, live=self.live.value,
+            reason=s.reason, revert_cause=s.revert_cause.value if s.revert_cause else None,
+            started=round(self.started_wall, 3),
+            step_started=round(time.time() - s.elapsed(self.clock()), 3),
+            router=self.router_record, namespace=self.target.namespace,
+            services={"blue": self.target.blue_service, "green": self.target.green_service},
+            promote_requested=s.promote_requested, handled=self.handled[-20:],
+            history=[_verdict(h) for h in self.history[-HISTORY:]], deploy=self.deploy)
 
-    def _persist(self) -> None:
+    def _persist(self, *, deadline: float | None = None) -> None:
         """Record the state in the Lease. Losing the lock, or the right to write it, is
-        fatal (another run could start): the loop reverts. Other failures, after the
-        retries, are logged and the next write tries again."""
+        fatal (another run could start): the loop reverts. Other failures are logged and
+        the next write tries again; inside the loop they get ``LOOP_BUDGET`` seconds."""
         if self.lease is None:
             return
+        final = self.state.phase.is_final
+        budget = deadline if deadline is not None else (FINAL_BUDGET if final else
+                                                        LOOP_BUDGET)
         try:
-            self.lease.write(self.record(), release=self.state.phase.is_final)
+            self.lease.write(self.record(), release=final, deadline=budget)
         except LockLost as exc:
             self._superseded = exc
         except Forbidden as exc:
@@ -413,6 +558,11 @@ class Engine:
         s = self.state
         return Outcome(s.phase, s.reason or s.phase.value, s.phase.exit_code,
                        self.revert_seconds)
+
+
+def _verdict(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in ("step", "weight", "verdict", "at", "reason", "values")
+            if entry.get(k) is not None}
 
 
 def _result_dict(r: CheckResult) -> dict[str, Any]:

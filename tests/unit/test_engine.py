@@ -175,9 +175,9 @@ def test_record_for_the_lease_says_where_the_rollout_is():
     eng, *_ = engine(lambda w, win: Verdict.PASS)
     eng.run()
     record = eng.record()
-    assert record["phase"] == "promoted" and record["weight"] == 100
-    assert record["new"] == "green" and record["live"] == "blue"
-    assert record["history"] and record["history"][-1]["verdict"] == "pass"
+    assert record.phase is Phase.PROMOTED and record.weight == 100
+    assert record.new == "green" and record.live == "blue" and record.rollout
+    assert record.history and record.history[-1].verdict == "pass"
 
 
 def test_refused_first_weight_changes_nothing_and_is_invalid_input():
@@ -211,7 +211,7 @@ class LosingLease:
         self.ok = ok
         self.writes = 0
 
-    def write(self, state=None, *, release=False):
+    def write(self, state=None, *, release=False, deadline=10.0):
         self.writes += 1
         if self.writes > self.ok:
             raise LockLost("lease shifter-shop was taken over by someone/else")
@@ -219,11 +219,14 @@ class LosingLease:
     def due_for_renewal(self):
         return False
 
-    def check_held(self):
+    def held_for(self):
+        return 10.0
+
+    def check_held(self, *, deadline=10.0):
         if self.writes >= self.ok:
             raise LockLost("lease shifter-shop was taken over by someone/else")
 
-    def poll(self):
+    def poll(self, *, deadline=10.0):
         return None
 
 
@@ -237,7 +240,7 @@ def test_a_run_superseded_by_another_stops_without_touching_traffic():
 
 
 class ForbiddenLease(LosingLease):
-    def write(self, state=None, *, release=False):
+    def write(self, state=None, *, release=False, deadline=10.0):
         self.writes += 1
         if self.writes > self.ok:
             raise Forbidden("forbidden: cannot update leases/shifter-shop", status=403)
@@ -268,10 +271,10 @@ class TakenLease(LosingLease):
     """Writes succeed, but another run holds the lease when the engine checks before a
     router write (the fencing read)."""
 
-    def write(self, state=None, *, release=False):
+    def write(self, state=None, *, release=False, deadline=10.0):
         self.writes += 1
 
-    def check_held(self):
+    def check_held(self, *, deadline=10.0):
         if self.writes >= self.ok:
             raise LockLost("lease shifter-shop was taken over by someone/else")
 
