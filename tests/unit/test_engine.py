@@ -311,3 +311,114 @@ def test_a_resumed_promote_request_is_kept():
     outcome = eng.run(start_step=0, resume_phase="shifting")
     assert outcome.phase is Phase.PROMOTED
     assert router.calls == [("set", 10), ("promote", 100)]
+
+
+# -- issue 13 --------------------------------------------------------------------------------
+
+class RecordingLease(LosingLease):
+    """Writes succeed; records what was written and when, and serves scripted requests."""
+
+    def __init__(self, router=None, requests=()) -> None:
+        super().__init__(ok=10**6)
+        self.router = router
+        self.records = []
+        self.requests = list(requests)
+        self.valid = 10.0
+
+    def write(self, state=None, *, release=False, deadline=10.0):
+        self.writes += 1
+        if state is not None:
+            self.records.append((state, list(self.router.calls) if self.router else []))
+
+    def held_for(self):
+        return self.valid
+
+    def poll(self, *, deadline=10.0):
+        return self.requests.pop(0) if self.requests else None
+
+
+def test_the_revert_write_comes_before_the_record_of_it():
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL)
+    eng.lease = lease = RecordingLease(router)
+    eng.run()
+    reverting = [calls for rec, calls in lease.records if rec.phase is Phase.REVERTING]
+    assert reverting and all(("revert", 0) in calls for calls in reverting)
+
+
+def test_an_unknown_request_changes_nothing_and_is_recorded_as_handled():
+    from shifter.record import OperatorRequest
+
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = RecordingLease(router, [OperatorRequest(action="abrot", id="t1",
+                                                        rollout=eng.rollout_id)])
+    outcome = eng.run()
+    assert outcome.phase is Phase.PROMOTED and "t1" in eng.handled
+
+
+def test_a_request_posted_to_another_rollout_is_ignored():
+    from shifter.record import OperatorRequest
+
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = RecordingLease(router, [OperatorRequest(action="promote-force", id="old",
+                                                        rollout="an-earlier-one")])
+    outcome = eng.run()
+    assert outcome.phase is Phase.PROMOTED
+    assert [c for c in router.calls if c[0] == "set"] == [("set", 10), ("set", 50),
+                                                          ("set", 100)]
+
+
+def test_an_expired_own_lease_stops_forward_moves_and_reverts():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = lease = RecordingLease(router)
+    lease.valid = -1.0  # the Lease API failed for longer than the lease duration
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED and "lease" in outcome.reason
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+def test_a_signal_before_the_first_weight_moves_nothing():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.interrupt.set("SIGTERM")
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and outcome.exit_code == 4 and router.calls == []
+
+
+def test_a_failed_revert_records_weight_unknown_not_zero():
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL, router=FakeRouter(fail_revert=10**6))
+    eng.run()
+    assert eng.record().weight is None
+
+
+class LateRouter(FakeRouter):
+    """The first set_weight times out; the server applies it after the revert."""
+
+    def __init__(self, clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.late_at: float | None = None
+
+    def set_weight(self, new, weight, *, dry_run=False):
+        if self.late_at is None:
+            self.late_at = self.clock.now + 20.0
+            from shifter.errors import KubeUnavailable
+            raise KubeUnavailable("read timeout")
+        raise KubeError("boom", status=500)
+
+    def read(self):
+        if self.late_at is not None and self.clock.now >= self.late_at:
+            self.weight, self.late_at = 10, float("inf")  # the late write lands once
+        return super().read()
+
+
+def test_a_late_forward_write_is_seen_after_the_grace_and_reverted_again():
+    clock = Clock()
+    router = LateRouter(clock)
+    eng = Engine(router=router, analyzer=ScriptedAnalyzer(router, lambda w, win: Verdict.PASS),
+                 plan=make_plan((10, 50, 100), bake=5, interval=1), target=TARGET,
+                 new=Colour.GREEN, reporter=Events(), clock=clock, sleep=clock.sleep,
+                 revert_deadline=5.0, late_write_grace=30.0)
+    start = clock.now
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED
+    assert router.calls == [("revert", 0), ("revert", 0)]  # the second undoes the late one
+    assert router.weight == 0 and clock.now - start >= 30.0

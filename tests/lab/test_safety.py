@@ -1,0 +1,227 @@
+"""Issue 13's defects, each reproduced in the lab: a fault that used to leave unverified
+traffic on the new colour, promote what nobody approved, or fail to undo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from lab.procs import wait_until
+from tests.lab.cli import (
+    STRICT,
+    Running,
+    config,
+    resource_versions,
+    shifter,
+    wait_for_split,
+    write_config,
+)
+
+pytestmark = pytest.mark.lab
+
+LEASE = ("coordination.k8s.io/v1", "leases")
+# Longer than the whole forward-write retry window (30 s): the server applies the write
+# after shifter gave up on it and reverted.
+LATE = 35.0
+
+
+def record(lab):
+    obj = lab.apiserver.store.get(*LEASE, lab.namespace, f"shifter-{lab.release}")
+    raw = ((obj or {}).get("metadata", {}).get("annotations") or {}).get("shifter.dev/state")
+    return json.loads(raw) if raw else None
+
+
+def run_cfg(lab, tmp_path, router, name="shift.yaml", **overrides):
+    return str(write_config(tmp_path, config(lab, router, **overrides), name))
+
+
+# -- defect 1: a stale promote request ---------------------------------------------------------
+
+def test_a_promote_request_never_carries_into_a_later_rollout(lab_gateway, tmp_path):
+    lab = lab_gateway
+    slow = {"bake": "30s", "step_deadline": "60s"}
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", "a.yaml", **slow),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        assert shifter(lab, "promote", "shop", "-n", "demo").code == 0
+        first = run.wait(timeout=60)
+    finally:
+        run.kill()
+    assert first.code == 0 and [e["weight"] for e in first.of("step")] == [10]
+    wait_for_split(lab, {"green": 100.0})
+    # The next rollout (green -> blue) must walk its steps: nobody asked it to promote.
+    second = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", "b.yaml",
+                                                       bake="2s"))
+    assert second.code == 0, second.stderr
+    assert [e["weight"] for e in second.of("step")] == [10, 50, 100]
+    assert "operator asked" not in second.summary["reason"]
+    assert record(lab)["promote_requested"] is False
+
+
+def test_a_request_for_another_rollout_is_ignored(lab_gateway, tmp_path):
+    lab = lab_gateway
+    store = lab.apiserver.store
+    done = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="2s"))
+    assert done.code == 0
+    old_rollout = record(lab)["rollout"]
+    lease = store.get(*LEASE, lab.namespace, "shifter-shop")
+    lease["metadata"]["annotations"]["shifter.dev/request"] = json.dumps(
+        {"action": "promote-force", "by": "someone", "at": "2020-01-01T00:00:00.000000Z",
+         "id": "stale1", "rollout": old_rollout})
+    store.put(lease)
+    again = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", "b.yaml",
+                                                      bake="2s"))
+    assert again.code == 0, again.stderr
+    assert [e["weight"] for e in again.of("step")] == [10, 50, 100]
+    assert not again.of("request")
+    assert record(lab)["rollout"] != old_rollout
+
+
+# -- defect 8: an unknown request action ----------------------------------------------------
+
+def test_an_unknown_request_is_ignored_with_an_event(lab_gateway, tmp_path):
+    lab = lab_gateway
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="4s"),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        store = lab.apiserver.store
+        lease = store.get(*LEASE, lab.namespace, "shifter-shop")
+        lease["metadata"]["annotations"]["shifter.dev/request"] = json.dumps(
+            {"action": "abrot", "by": "kubectl", "id": "typo1",
+             "rollout": record(lab)["rollout"]})
+        store.put(lease)
+        result = run.wait(timeout=60)
+    finally:
+        run.kill()
+    assert result.code == 0, result.stderr  # promoted: the typo changed nothing
+    assert "ignored an unknown request" in result.stderr
+    events = store.list("v1", "events", lab.namespace)
+    assert any(e.get("reason") == "RequestIgnored" for e in events)
+
+
+# -- defect 2 (and issue 12): a forward write applied after the client gave up ---------------
+
+@pytest.mark.parametrize("lab", ["nginx", "service"], indirect=True)
+def test_a_late_applied_forward_write_never_leaves_traffic_on_green(lab, tmp_path,
+                                                                     monkeypatch):
+    # The API server holds each of the first three forward writes for LATE seconds and then
+    # applies it, long after the client timed out (10 s) and after shifter gave up (30 s)
+    # and reverted. nginx: a canary create; service: a selector patch.
+    monkeypatch.setenv("SHIFTER_LATE_WRITE_GRACE", str(LATE + 2))
+    plural = "ingresses" if lab.router == "nginx" else "services"
+    lab.apiserver.faults.set(resource=plural, verbs="write", delayed_writes=3,
+                             apply_delay=LATE)
+    t0 = time.monotonic()
+    result = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, lab.router), timeout=180)
+    assert result.code == 5, result.stderr[-3000:]
+    assert len(result.of("reverted")) == 1
+    # every delayed write has been answered or refused by now
+    wait_until(lambda: time.monotonic() - t0 > LATE + 25, timeout=120, interval=0.5,
+               what="the late writes to land")
+    wait_for_split(lab, {"blue": 100.0}, timeout=10)
+    state = record(lab)
+    assert state["phase"] == "failed" and state["weight"] == 0
+
+
+# -- issue 12: "applied, answer lost" on every write path -----------------------------------
+
+@pytest.mark.parametrize("how", ["504", "reset"])
+def test_writes_whose_answer_is_lost_are_found_done_not_conflicts(lab_gateway, tmp_path, how):
+    lab = lab_gateway
+    faults = lab.apiserver.faults
+    faults.set(resource="httproutes", verbs="write", lost_answer=how, lost_writes=4)
+    faults.set(resource="leases", verbs="write", lost_answer=how, lost_writes=4)
+    faults.set(resource="events", verbs="write", lost_answer=how, lost_writes=4)
+    result = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="2s"))
+    assert result.code == 0, result.stderr[-3000:]
+    assert [e["weight"] for e in result.of("step")] == [10, 50, 100]
+    wait_for_split(lab, {"green": 100.0})
+    assert record(lab)["phase"] == "promoted" and record(lab)["weight"] == 100
+
+
+def test_a_revert_whose_answer_is_lost_still_ends_on_blue_exit_3(lab_gateway, tmp_path):
+    lab = lab_gateway
+    lab.fault("green", error_rate=0.3)
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", analysis=STRICT),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        # the next write to the route is the revert: applied, its answer a 504
+        lab.apiserver.faults.set(resource="httproutes", verbs="write", lost_answer="504",
+                                 lost_writes=1)
+        result = run.wait(timeout=60)
+    finally:
+        run.kill()
+    assert result.code == 3, result.stderr[-3000:]
+    assert len(result.of("revert")) == 1 and len(result.of("reverted")) == 1
+    wait_for_split(lab, {"blue": 100.0})
+    assert record(lab)["phase"] == "rolled_back" and record(lab)["weight"] == 0
+
+
+# -- defect 3: 409s on the Lease are not a takeover -----------------------------------------
+
+def test_conflicts_on_the_lease_are_retried_not_taken_for_a_takeover(lab_gateway, tmp_path):
+    lab = lab_gateway
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="3s"),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        lab.apiserver.faults.set(resource="leases", verbs="write", conflicts=12)
+        result = run.wait(timeout=60)
+    finally:
+        run.kill()
+    assert result.code == 0, result.stderr[-3000:]
+    wait_for_split(lab, {"green": 100.0})
+
+
+# -- defect 6: a failing Lease API never delays a revert ------------------------------------
+
+def test_a_failing_green_is_reverted_at_once_while_the_lease_api_answers_500(lab_gateway,
+                                                                           tmp_path):
+    lab = lab_gateway
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", analysis=STRICT),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        lab.apiserver.faults.set(resource="leases", error_rate=1.0, error_code=500)
+        lab.fault("green", error_rate=0.3)
+        result = run.wait(timeout=90)
+    finally:
+        run.kill()
+        lab.apiserver.faults.clear()
+    assert result.code == 3, result.stderr[-3000:]
+    names = [e["event"] for e in result.events]
+    first_fail = next(i for i, e in enumerate(result.events)
+                      if e["event"] == "verdict" and e["verdict"] == "fail")
+    assert names[first_fail + 1:first_fail + 3] == ["revert", "reverted"]
+    fail_at = result.events[first_fail]["time"]
+    print(f"failing verdict to reverted: {result.of('reverted')[0]['time'] - fail_at:.3f}s")
+    wait_for_split(lab, {"blue": 100.0})
+
+
+# -- defect 7: a signal during pre-flight ---------------------------------------------------
+
+def test_sigterm_during_preflight_exits_4_with_nothing_moved_and_no_lock(lab_gateway, tmp_path):
+    lab = lab_gateway
+    before = resource_versions(lab)
+    # a slow Deployment read keeps shifter in pre-flight long enough to signal it there
+    lab.apiserver.faults.set(resource="deployments", verbs="read", latency=3.0)
+    lab.apiserver.requests.clear()
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway"), log_dir=tmp_path)
+    try:
+        # the Lease was read (the first thing run does): shifter is in pre-flight now
+        wait_until(lambda: any("/leases/" in r.path for r in lab.apiserver.requests.snapshot()),
+                   timeout=20, interval=0.02, what="pre-flight to start")
+        run.signal(signal.SIGTERM)
+        result = run.wait(timeout=30)
+    finally:
+        run.kill()
+        lab.apiserver.faults.clear()
+    assert result.code == 4, result.stderr[-3000:]
+    assert not result.of("step")
+    assert resource_versions(lab) == before  # no Lease written, no router object changed
