@@ -225,3 +225,58 @@ def test_sigterm_during_preflight_exits_4_with_nothing_moved_and_no_lock(lab_gat
     assert result.code == 4, result.stderr[-3000:]
     assert not result.of("step")
     assert resource_versions(lab) == before  # no Lease written, no router object changed
+
+
+# -- defect 4: kill -9 between the two writes of an nginx promotion --------------------------
+
+def test_a_crash_between_the_two_promotion_writes_is_finished_not_reverted(lab_nginx, tmp_path,
+                                                                          monkeypatch):
+    lab = lab_nginx
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    store = lab.apiserver.store
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "nginx", bake="2s"),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step" and e.get("weight") == 100)
+        # the promotion's second write (canary weight 0) keeps failing: kill -9 in between
+        lab.apiserver.faults.set(resource="ingresses", name="shop-canary", verbs="write",
+                                 error_rate=1.0, error_code=503)
+        run.wait_for_event(lambda e: e.get("event") == "promote")
+
+        def main_on_green():
+            main = store.get("networking.k8s.io/v1", "ingresses", lab.namespace, "shop")
+            return "shop-green" in json.dumps(main["spec"])
+
+        wait_until(main_on_green, timeout=20, interval=0.05, what="the main Ingress on green")
+        run.kill()
+    finally:
+        run.kill()
+        lab.apiserver.faults.clear()
+    assert record(lab)["phase"] == "promoting"
+    deadline = time.monotonic() + 20
+    while True:  # the dead run's lease expires after 2 s
+        again = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "nginx", "r.yaml"))
+        if again.code != 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert again.code == 0, again.stderr[-3000:]
+    assert again.summary["outcome"] == "promoted" and not again.of("revert")
+    wait_for_split(lab, {"green": 100.0})
+
+
+# -- defect 5: abort right after a crashed run -----------------------------------------------
+
+def test_abort_right_after_a_crash_takes_over_once_the_lease_expires(lab_gateway, tmp_path,
+                                                                     monkeypatch):
+    lab = lab_gateway
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "4")
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="30s",
+                                                    step_deadline="60s"), log_dir=tmp_path)
+    run.wait_for_event(lambda e: e.get("event") == "step")
+    wait_for_split(lab, {"blue": 90.0, "green": 10.0})
+    run.kill()  # its lease still names it for up to 4 s
+    result = shifter(lab, "abort", "shop", "-n", "demo", "--wait", "30")
+    assert result.code == 0, result.stderr[-3000:]
+    assert "taking over" in result.stdout and "reverted" in result.stdout
+    wait_for_split(lab, {"blue": 100.0})
+    assert record(lab)["phase"] == "aborted"
