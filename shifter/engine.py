@@ -15,7 +15,6 @@ that write was sent, and reverts again if it landed (see docs/safety.md).
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -30,18 +29,16 @@ from shifter.analysis.verdict import CheckResult, Verdict, combine
 from shifter.errors import (
     Forbidden,
     InvalidInput,
-    KubeError,
-    KubeUnavailable,
     PrometheusUnavailable,
     ShifterError,
 )
+from shifter.keeper import LOOP_BUDGET, POLL_EVERY, LeaseKeeper
 from shifter.kevents import EventRecorder
 from shifter.lease import Lease, LockLost, parse_time
 from shifter.notify import Notifier
 from shifter.plan import Plan
 from shifter.record import OperatorRequest, Record, belongs_to
 from shifter.report import Reporter
-from shifter.routers._patch import share
 from shifter.routers.base import Colour, Router, Target
 from shifter.state import (
     Action,
@@ -64,33 +61,11 @@ from shifter.state import (
     advance,
     resume,
 )
+from shifter.writes import RouterWrites, late_write_grace
 
 log = structlog.get_logger("shifter.engine")
 
-POLL_EVERY = 0.5  # seconds between Lease reads for operator requests
-POLL_BACKOFF = 2.0  # seconds between Lease reads while the Lease API fails
-LOOP_BUDGET = 0.3  # seconds a Lease read or write may take inside the loop (retries included)
-FINAL_BUDGET = 10.0  # seconds for the last record write, after traffic is where it must be
 HISTORY = 60  # verdicts kept in memory (the record keeps fewer if they do not fit)
-# A request to a real kube-apiserver may be applied until its --request-timeout (60 s by
-# default) has passed: wait a little longer than that before the revert's last re-read.
-LATE_WRITE_GRACE = 65.0
-UNCERTAIN_STATUS = frozenset({0, 500, 502, 503, 504})
-
-
-def late_write_grace() -> float:
-    """``SHIFTER_LATE_WRITE_GRACE`` (seconds) or ``LATE_WRITE_GRACE``."""
-    try:
-        return max(0.0, float(os.environ.get("SHIFTER_LATE_WRITE_GRACE", LATE_WRITE_GRACE)))
-    except ValueError:
-        return LATE_WRITE_GRACE
-
-
-def outcome_unknown(exc: BaseException) -> bool:
-    """Whether a failed write may still be applied by the server (timeout, reset, 5xx)."""
-    if isinstance(exc, KubeUnavailable):
-        return True
-    return isinstance(exc, KubeError) and exc.status in UNCERTAIN_STATUS
 
 
 class Interrupt:
@@ -139,13 +114,22 @@ class Engine:
     deploy: dict[str, Any] = field(default_factory=dict)
     revert_seconds: float | None = None
     weight_read: int | None = 0  # percent on new as last read back; None: cannot tell
-    uncertain_at: float | None = None  # when a forward write of unknown outcome was sent
     _next_tick: float | None = None
-    _next_poll: float = 0.0
-    _lease_broken: str | None = None
-    _superseded: LockLost | None = None  # another run took the lease: it owns the traffic
+    _keeper_: LeaseKeeper | None = None
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
     resume_promote: bool = False  # the recorded rollout had a promote request pending
+
+    def __post_init__(self) -> None:
+        self._writes = RouterWrites(self.router, self.new, clock=self.clock, sleep=self.sleep,
+                                    revert_deadline=self.revert_deadline,
+                                    late_write_grace=self.late_write_grace,
+                                    name=self._router_name())
+
+    @property
+    def _keeper(self) -> LeaseKeeper:
+        if self._keeper_ is None or self._keeper_.lease is not self.lease:
+            self._keeper_ = LeaseKeeper(self.lease, self.clock)
+        return self._keeper_
 
     @property
     def live(self) -> Colour:
@@ -165,14 +149,15 @@ class Engine:
     def _raise_if_superseded(self) -> None:
         """Another run holds the lease now (this one stalled past its lease): that run owns
         the rollout, so this one must not touch the router again. Exit 6."""
-        if self._superseded is not None and self.state.phase.is_final:
+        keeper = self._keeper
+        if keeper.superseded is not None and self.state.phase.is_final:
             log.warning("could not record the final state: another run holds the lease",
-                        error=str(self._superseded))
-            self._superseded = None
-        if self._superseded is not None:
+                        error=str(keeper.superseded))
+            keeper.superseded = None
+        if keeper.superseded is not None:
             log.error("another run took over the release's lease; stopping without "
-                      "touching traffic", error=str(self._superseded))
-            raise self._superseded
+                      "touching traffic", error=str(keeper.superseded))
+            raise keeper.superseded
 
     def _safety_revert(self, exc: Exception) -> None:
         """An unexpected error (a bug) must never leave unverified traffic on the new
@@ -234,8 +219,8 @@ class Engine:
         if not reverting:  # a revert is the hot path: its router write comes first
             self._persist()
         self._raise_if_superseded()
-        if self._lease_broken and state.phase.is_active:
-            reason, self._lease_broken = self._lease_broken, None
+        if self._keeper.broken and state.phase.is_active:
+            reason, self._keeper.broken = self._keeper.broken, None
             self.feed(Broken(self.clock(), reason))
             return
         for action in actions:
@@ -252,10 +237,11 @@ class Engine:
                 log.warning("interrupted", action=self.on_interrupt)
                 return Interrupted(now, hold=self.on_interrupt == "hold")
             self._raise_if_superseded()
-            if self._lease_broken:
-                reason, self._lease_broken = self._lease_broken, None
+            keeper = self._keeper
+            if keeper.broken:
+                reason, keeper.broken = keeper.broken, None
                 return Broken(now, reason)
-            if self._lease_expired():
+            if self.state.phase.is_active and keeper.expired():
                 return Broken(now, "this run's lease expired while the Lease API was "
                               "failing: another run could take the release, so no traffic "
                               "moves forward")
@@ -264,40 +250,16 @@ class Engine:
                 if self._next_tick <= now:  # a slow tick: do not pile samples up
                     self._next_tick = now + self.plan.interval
                 return self._sample(now)
-            if self.lease is not None and now >= self._next_poll:
-                request = self._poll_lease()
-                if request is not None:
-                    return request
+            if keeper.due(now):
+                req = keeper.poll()
+                if req is not None and req.id not in self.handled:
+                    request = self._request(req)
+                    if request is not None:
+                        return request
                 continue
-            wait = POLL_EVERY if self._next_tick is None else self._next_tick - now
-            if self.lease is not None:
-                wait = min(wait, self._next_poll - now)
+            wait = keeper.wait(now, POLL_EVERY if self._next_tick is None
+                               else self._next_tick - now)
             self.sleep(max(0.01, min(wait, 0.1)))
-
-    def _lease_expired(self) -> bool:
-        return (self.lease is not None and self.state.phase.is_active
-                and self.lease.held_for() < 0)
-
-    def _poll_lease(self) -> Event | None:
-        assert self.lease is not None
-        try:
-            if self.lease.due_for_renewal():
-                self.lease.write(deadline=LOOP_BUDGET)
-            req = self.lease.poll(deadline=LOOP_BUDGET)
-        except LockLost as exc:
-            self._superseded = exc
-            return None
-        except Forbidden as exc:
-            self._lease_broken = f"cannot keep the release's lease: {exc}"
-            return None
-        except ShifterError as exc:
-            log.warning("could not read the lease", error=str(exc))
-            self._next_poll = self.clock() + POLL_BACKOFF
-            return None
-        self._next_poll = self.clock() + POLL_EVERY
-        if req is None or req.id in self.handled:
-            return None
-        return self._request(req)
 
     def _request(self, req: OperatorRequest) -> Event | None:
         """The request as an event, or None when it is not for this rollout or unknown."""
@@ -364,48 +326,20 @@ class Engine:
         raise AssertionError(action)
 
     def _fence(self) -> str:
-        """Before moving traffic forward: this run still holds the lease. LockLost when
-        another holder is seen; a reason not to move when the lease cannot be confirmed
-        and this run's own lease has run out; "" to go ahead."""
-        if self.lease is None:
-            return ""
-        try:
-            self.lease.check_held(deadline=LOOP_BUDGET)
-        except LockLost as exc:
-            self._superseded = exc
-            self._raise_if_superseded()
-        except ShifterError as exc:
-            if self.lease.held_for() < 0:
-                return f"this run's lease expired and cannot be confirmed: {exc}"
-            log.warning("could not check the lease before a write; it is still valid "
-                        "for a while", error=str(exc), valid_s=round(self.lease.held_for(), 1))
-        return ""
-
-    def _forward(self, write: Callable[[], Any], what: str, deadline: float = 30.0) -> None:
-        """A forward router write under the Kubernetes retry policy, remembering when an
-        attempt whose outcome is unknown was sent (the server may still apply it)."""
-        def attempt() -> Any:
-            sent = self.clock()
-            try:
-                return write()
-            except (KubeError, KubeUnavailable) as exc:
-                if outcome_unknown(exc):
-                    self.uncertain_at = sent
-                raise
-
-        retry.kube(attempt, what=what, retry_on_invalid=True, deadline=deadline,
-                   clock=self.clock, sleep=self.sleep)
+        reason = self._keeper.fence()
+        self._raise_if_superseded()
+        return reason
 
     def _set_weight(self, a: SetWeight) -> Event:
         fenced = self._fence()
         if fenced:
             return WeightFailed(self.clock(), fenced, moved=self.traffic_moved)
         try:
-            self._forward(lambda: self.router.set_weight(self.new, a.weight),
-                          f"set weight {a.weight}%")
+            self._writes.forward(lambda: self.router.set_weight(self.new, a.weight),
+                                 f"set weight {a.weight}%")
         except ShifterError as exc:
             refused = isinstance(exc, Forbidden | InvalidInput)
-            moved = self.traffic_moved or self.uncertain_at is not None
+            moved = self.traffic_moved or self._writes.uncertain_at is not None
             if refused and not moved:
                 self.state = replace(self.state, phase=Phase.FAILED, reason=str(exc))
                 self._persist()
@@ -426,11 +360,6 @@ class Engine:
                      f"{a.weight}% of traffic on {self.target.service(self.new)}")
         return WeightApplied(now)
 
-    def _revert_write(self, on_attempt_failed: Callable[[int, Exception], None]) -> None:
-        retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
-                     deadline=self.revert_deadline, on_attempt_failed=on_attempt_failed,
-                     clock=self.clock, sleep=self.sleep)
-
     def _revert(self, a: Revert) -> Event:
         self._next_tick = None
         t0 = self.clock()
@@ -441,11 +370,15 @@ class Engine:
         self.reporter.emit("revert", live=self.live.value, new=self.new.value,
                            cause=a.cause.value, reason=a.reason)  # a line on stdout, no I/O
         try:
-            self._revert_write(attempt_failed)  # before any Lease or Event write
+            self._writes.revert(attempt_failed)  # before any Lease or Event write
             self.revert_seconds = self.clock() - t0
             self.weight_read = 0
             self._persist(deadline=LOOP_BUDGET)
-            self._after_late_writes(attempt_failed)
+            late = self._writes.undo_late_writes(attempt_failed, self._keeper.renew)
+            if late is not None:
+                self._kevent("LateWriteUndone", f"a forward write landed after the revert "
+                             f"({late}% on {self.target.service(self.new)}); reverted again",
+                             warning=True)
         except ShifterError as exc:
             self.weight_read = None  # the record must not claim 0 while green may serve
             log.critical("REVERT FAILED: traffic may still reach the new colour",
@@ -460,33 +393,6 @@ class Engine:
                      else "reverted", reason=a.reason)
         return Done(self.clock())
 
-    def _after_late_writes(self, attempt_failed: Callable[[int, Exception], None]) -> None:
-        """After a forward write of unknown outcome: once the server can no longer apply it
-        (``late_write_grace`` after it was sent), read the router again and undo it if it
-        landed after the revert."""
-        if self.uncertain_at is None:
-            return
-        until = self.uncertain_at + self.late_write_grace
-        log.warning("a forward write may still be applied by the server; checking the "
-                    "router again before exiting", in_s=round(max(0.0, until - self.clock()), 1))
-        while self.clock() < until:
-            self.sleep(min(0.5, max(0.01, until - self.clock())))
-            if self.lease is not None and self.lease.due_for_renewal():
-                try:
-                    self.lease.write(deadline=LOOP_BUDGET)
-                except ShifterError as exc:
-                    log.warning("could not renew the lease", error=str(exc))
-        split = retry.kube(self.router.read, what="read the router", clock=self.clock,
-                           sleep=self.sleep)
-        if share(split, self.new) != 0:
-            log.critical("a late forward write landed after the revert; reverting again",
-                         weight=share(split, self.new))
-            self._kevent("LateWriteUndone", f"a forward write landed after the revert "
-                         f"({share(split, self.new)}% on {self.target.service(self.new)}); "
-                         "reverted again", warning=True)
-            self._revert_write(attempt_failed)
-        self.uncertain_at = None
-
     def _promote(self, a: Promote) -> Event:
         fenced = self._fence()
         if fenced:
@@ -494,7 +400,8 @@ class Engine:
         self._next_tick = None
         self.reporter.emit("promote", new=self.new.value, reason=a.reason)
         try:
-            self._forward(lambda: self.router.promote(self.new), "promote", deadline=60.0)
+            self._writes.forward(lambda: self.router.promote(self.new), "promote",
+                                 deadline=60.0)
         except ShifterError as exc:
             log.critical("PROMOTE FAILED", error=str(exc))
             self._kevent("PromoteFailed", str(exc), warning=True)
@@ -528,23 +435,9 @@ class Engine:
             history=[_verdict(h) for h in self.history[-HISTORY:]], deploy=self.deploy)
 
     def _persist(self, *, deadline: float | None = None) -> None:
-        """Record the state in the Lease. Losing the lock, or the right to write it, is
-        fatal (another run could start): the loop reverts. Other failures are logged and
-        the next write tries again; inside the loop they get ``LOOP_BUDGET`` seconds."""
-        if self.lease is None:
-            return
-        final = self.state.phase.is_final
-        budget = deadline if deadline is not None else (FINAL_BUDGET if final else
-                                                        LOOP_BUDGET)
-        try:
-            self.lease.write(self.record(), release=final, deadline=budget)
-        except LockLost as exc:
-            self._superseded = exc
-        except Forbidden as exc:
-            log.error("cannot write the release's lease; putting traffic back", error=str(exc))
-            self._lease_broken = f"cannot keep the release's lease: {exc}"
-        except ShifterError as exc:
-            log.warning("could not record the rollout state in the lease", error=str(exc))
+        """Record the state in the Lease (``LeaseKeeper.persist``)."""
+        self._keeper.persist(self.record(), final=self.state.phase.is_final,
+                             deadline=deadline)
 
     def _kevent(self, reason: str, message: str, *, warning: bool = False) -> None:
         if self.events is not None:

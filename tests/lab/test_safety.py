@@ -104,6 +104,27 @@ def test_an_unknown_request_is_ignored_with_an_event(lab_gateway, tmp_path):
     assert any(e.get("reason") == "RequestIgnored" for e in events)
 
 
+def test_a_request_to_a_held_rollout_is_acted_on_by_the_resumed_run(lab_gateway, tmp_path):
+    lab = lab_gateway
+    slow = {"bake": "30s", "step_deadline": "60s"}
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", **slow),
+                  "--on-interrupt", "hold", log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        run.signal(signal.SIGINT)
+        held = run.wait(timeout=30)
+    finally:
+        run.kill()
+    assert held.code == 4 and record(lab)["phase"] == "held"
+    posted = shifter(lab, "promote", "shop", "-n", "demo")
+    assert posted.code == 0 and "resumed" in posted.stdout
+    again = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", "b.yaml",
+                                                      **slow))
+    assert again.code == 0, again.stderr[-3000:]
+    assert [e["weight"] for e in again.of("step")] == [10]  # promoted as asked
+    assert [e["action"] for e in again.of("request")] == ["promote"]
+
+
 # -- defect 2 (and issue 12): a forward write applied after the client gave up ---------------
 
 @pytest.mark.parametrize("lab", ["nginx", "service"], indirect=True)
@@ -200,7 +221,12 @@ def test_a_failing_green_is_reverted_at_once_while_the_lease_api_answers_500(lab
                       if e["event"] == "verdict" and e["verdict"] == "fail")
     assert names[first_fail + 1:first_fail + 3] == ["revert", "reverted"]
     fail_at = result.events[first_fail]["time"]
-    print(f"failing verdict to reverted: {result.of('reverted')[0]['time'] - fail_at:.3f}s")
+    took = result.of("reverted")[0]["time"] - fail_at
+    print(f"failing verdict to reverted: {took:.3f}s")
+    # Issue 13's acceptance bound (two intervals of 1 s), far from both the fixed engine
+    # (a router write: tens of ms) and the old one (a Lease write retried 10 s first);
+    # the distribution is measured in bench/bench_revert_lease.py.
+    assert took < 2.0
     wait_for_split(lab, {"blue": 100.0})
 
 
@@ -280,3 +306,24 @@ def test_abort_right_after_a_crash_takes_over_once_the_lease_expires(lab_gateway
     assert "taking over" in result.stdout and "reverted" in result.stdout
     wait_for_split(lab, {"blue": 100.0})
     assert record(lab)["phase"] == "aborted"
+
+
+# -- defect 8: forward moves after the run's own lease lapsed --------------------------------
+
+def test_a_run_whose_lease_lapsed_in_an_outage_moves_nothing_forward(lab_gateway, tmp_path,
+                                                                     monkeypatch):
+    lab = lab_gateway
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "3")
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="6s"),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        lab.apiserver.faults.set(resource="leases", error_rate=1.0, error_code=503)
+        result = run.wait(timeout=90)
+    finally:
+        run.kill()
+        lab.apiserver.faults.clear()
+    assert result.code == 5, result.stderr[-3000:]
+    assert [e["weight"] for e in result.of("step")] == [10]
+    assert "lease expired" in result.summary["reason"]
+    wait_for_split(lab, {"blue": 100.0})
