@@ -68,6 +68,10 @@ log = structlog.get_logger("shifter.engine")
 HISTORY = 60  # verdicts kept in memory (the record keeps fewer if they do not fit)
 
 
+class _Signalled(Exception):
+    """A signal arrived during a retry's wait."""
+
+
 class Interrupt:
     """Set from a signal handler; read by the loop."""
 
@@ -233,9 +237,7 @@ class Engine:
         while True:
             now = self.clock()
             if self.interrupt.signalled:
-                self.interrupt.signalled = None
-                log.warning("interrupted", action=self.on_interrupt)
-                return Interrupted(now, hold=self.on_interrupt == "hold")
+                return self._take_signal()
             self._raise_if_superseded()
             keeper = self._keeper
             if keeper.broken:
@@ -260,6 +262,22 @@ class Engine:
             wait = keeper.wait(now, POLL_EVERY if self._next_tick is None
                                else self._next_tick - now)
             self.sleep(max(0.01, min(wait, 0.1)))
+
+    def _take_signal(self) -> Interrupted:
+        self.interrupt.signalled = None
+        log.warning("interrupted", action=self.on_interrupt)
+        return Interrupted(self.clock(), hold=self.on_interrupt == "hold")
+
+    def _sleep_unless_signalled(self, seconds: float) -> None:
+        """A retry's wait, cut short by a signal (raises ``_Signalled``)."""
+        end = self.clock() + seconds
+        while True:
+            if self.interrupt.signalled:
+                raise _Signalled()
+            left = end - self.clock()
+            if left <= 0:
+                return
+            self.sleep(min(0.05, left))
 
     def _request(self, req: OperatorRequest) -> Event | None:
         """The request as an event, or None when it is not for this rollout or unknown."""
@@ -290,7 +308,9 @@ class Engine:
         try:
             results = retry.prometheus(lambda: analyzer.evaluate(window),
                                        what="analysis", deadline=min(2.0, self.plan.interval),
-                                       clock=self.clock, sleep=self.sleep)
+                                       clock=self.clock, sleep=self._sleep_unless_signalled)
+        except _Signalled:  # Prometheus retries never hold up a signal: judge nothing
+            return Sample(now, Verdict.INCONCLUSIVE, "interrupted while querying Prometheus")
         except PrometheusUnavailable as exc:
             results = []
             reason = f"Prometheus unavailable: {exc}"
@@ -336,13 +356,15 @@ class Engine:
             return WeightFailed(self.clock(), fenced, moved=self.traffic_moved)
         try:
             self._writes.forward(lambda: self.router.set_weight(self.new, a.weight),
-                                 f"set weight {a.weight}%")
+                                 f"set weight {a.weight}%", sleep=self._sleep_unless_signalled)
+        except _Signalled:  # a forward write's retries never hold up a signal
+            self.weight_read = None
+            return self._take_signal()
         except ShifterError as exc:
             refused = isinstance(exc, Forbidden | InvalidInput)
             moved = self.traffic_moved or self._writes.uncertain_at is not None
-            if refused and not moved:
-                self.state = replace(self.state, phase=Phase.FAILED, reason=str(exc))
-                self._persist()
+            if refused and not moved:  # the machine decides: failed, nothing to put back
+                self.feed(WeightFailed(self.clock(), str(exc), refused=True, moved=False))
                 raise
             log.error("could not set the weight", weight=a.weight, error=str(exc))
             self.weight_read = None

@@ -61,9 +61,10 @@ class RouterWrites:
         self.name = name
         self.uncertain_at: float | None = None  # when a write of unknown outcome was sent
 
-    def forward(self, write: Callable[[], Any], what: str, deadline: float = 30.0) -> None:
+    def forward(self, write: Callable[[], Any], what: str, deadline: float = 30.0, *,
+                sleep: Callable[[float], None] | None = None) -> None:
         """``write`` under the Kubernetes retry policy, remembering when an attempt whose
-        outcome is unknown was sent."""
+        outcome is unknown was sent. ``sleep`` (the retries' wait) may raise to stop."""
         def attempt() -> Any:
             sent = self.clock()
             try:
@@ -74,7 +75,7 @@ class RouterWrites:
                 raise
 
         retry.kube(attempt, what=what, retry_on_invalid=True, deadline=deadline,
-                   clock=self.clock, sleep=self.sleep)
+                   clock=self.clock, sleep=sleep or self.sleep)
 
     def revert(self, on_attempt_failed: Callable[[int, Exception], None]) -> None:
         retry.revert(lambda: self.router.revert(self.new), what=self.name,

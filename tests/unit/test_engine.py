@@ -422,3 +422,38 @@ def test_a_late_forward_write_is_seen_after_the_grace_and_reverted_again():
     assert outcome.phase is Phase.FAILED
     assert router.calls == [("revert", 0), ("revert", 0)]  # the second undoes the late one
     assert router.weight == 0 and clock.now - start >= 30.0
+
+
+def test_a_signal_cuts_a_forward_writes_retries_short_and_reverts():
+    eng, router, _, _, clock = engine(lambda w, win: Verdict.PASS)
+    original = router.set_weight
+    attempts = {"n": 0}
+
+    def set_weight(new, weight, *, dry_run=False):
+        if weight == 50:
+            attempts["n"] += 1
+            if attempts["n"] == 2:
+                eng.interrupt.set("SIGTERM")
+            raise KubeError("injected", status=500)
+        return original(new, weight)
+
+    router.set_weight = set_weight
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and attempts["n"] == 2  # not 30 s of retries
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+def test_a_signal_cuts_prometheus_retries_short():
+    from shifter.errors import PrometheusUnavailable
+
+    eng, router, analyzer, _, clock = engine(lambda w, win: Verdict.PASS)
+    calls = {"n": 0}
+
+    def evaluate(window):
+        calls["n"] += 1
+        eng.interrupt.set("SIGTERM")
+        raise PrometheusUnavailable("connection refused")
+
+    analyzer.evaluate = evaluate
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and calls["n"] == 1
