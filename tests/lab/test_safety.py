@@ -67,7 +67,7 @@ def test_a_request_for_another_rollout_is_ignored(lab_gateway, tmp_path):
     store = lab.apiserver.store
     done = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="2s"))
     assert done.code == 0
-    old_rollout = record(lab)["rollout"]
+    old_rollout = record(lab).get("rollout")
     lease = store.get(*LEASE, lab.namespace, "shifter-shop")
     lease["metadata"]["annotations"]["shifter.dev/request"] = json.dumps(
         {"action": "promote-force", "by": "someone", "at": "2020-01-01T00:00:00.000000Z",
@@ -93,7 +93,7 @@ def test_an_unknown_request_is_ignored_with_an_event(lab_gateway, tmp_path):
         lease = store.get(*LEASE, lab.namespace, "shifter-shop")
         lease["metadata"]["annotations"]["shifter.dev/request"] = json.dumps(
             {"action": "abrot", "by": "kubectl", "id": "typo1",
-             "rollout": record(lab)["rollout"]})
+             "rollout": record(lab).get("rollout")})
         store.put(lease)
         result = run.wait(timeout=60)
     finally:
