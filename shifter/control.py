@@ -55,6 +55,10 @@ def request(client: KubeClient, release: str, ns: str, action: str, *, by: str, 
         if action == "abort" and state.get("phase") in DONE:
             say(f"abort: done, phase {state['phase']}, traffic on {state.get('live')}")
             return
+        if action == "abort" and state.get("phase") == Phase.PROMOTED.value:
+            say(f"abort: {release} was promoted before the request was acted on; nothing "
+                f"reverted")
+            return
         if action != "abort" and (request_of(current) or {}).get("id") != rid:
             say(f"{action}: acknowledged, phase {state.get('phase')}")
             return
