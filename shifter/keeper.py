@@ -50,8 +50,7 @@ class LeaseKeeper:
         if self.lease is None:
             return None
         try:
-            if self.lease.due_for_renewal():
-                self.lease.write(deadline=LOOP_BUDGET)
+            self._renew_if_due()
             req = self.lease.poll(deadline=LOOP_BUDGET)
         except LockLost as exc:
             self.superseded = exc
@@ -68,11 +67,19 @@ class LeaseKeeper:
 
     def renew(self) -> None:
         """Renew when due (while waiting outside the loop); a failure is only logged."""
-        if self.lease is not None and self.lease.due_for_renewal():
+        if self.lease is not None:
             try:
-                self.lease.write(deadline=LOOP_BUDGET)
+                self._renew_if_due()
             except ShifterError as exc:
                 log.warning("could not renew the lease", error=str(exc))
+
+    def _renew_if_due(self) -> None:
+        """One renewal attempt when a third of the lease has passed. A slow Lease API may
+        take up to that third to answer it (the lease stays valid meanwhile); a failing one
+        costs ``LOOP_BUDGET``."""
+        assert self.lease is not None
+        if self.lease.due_for_renewal():
+            self.lease.write(deadline=LOOP_BUDGET, request_timeout=self.lease.duration / 3)
 
     def fence(self) -> str:
         """Before moving traffic forward: "" to go ahead, or why not. Another holder seen

@@ -11,6 +11,7 @@ re-read, keep their request, check we still hold the lock, write again.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -31,6 +32,7 @@ REQUEST_KEY = "shifter.dev/request"
 # frees itself after this long). SHIFTER_LEASE_SECONDS overrides it, e.g. for fast tests.
 LEASE_DURATION = 15
 REQUESTS = tuple(a.value for a in Action)
+MIN_REQUEST_TIMEOUT = 1.0  # seconds one Lease request may take inside the loop
 
 
 class LockLost(ShifterError):
@@ -248,7 +250,7 @@ class Lease:
             raise LockLost(f"lease {self.ref.name} was taken over by {holder}")
 
     def write(self, record: Record | dict[str, Any] | None = None, *, release: bool = False,
-              deadline: float = 10.0) -> None:
+              deadline: float = 10.0, request_timeout: float | None = None) -> None:
         """Renew, and record ``record`` if given. A 409 re-reads: LockLost only if another
         holder is seen there; otherwise write again until ``deadline``, then give up with
         KubeUnavailable (the lock is not lost for that: the next write tries again)."""
@@ -257,7 +259,7 @@ class Lease:
         if record is not None:
             self.record = record.model_copy(update={"version": __version__,
                                                     "holder": self.identity})
-        api = RetryingClient(self.raw, deadline=deadline)
+        api = self._api(deadline, request_timeout)
         end = time.monotonic() + deadline
         while True:
             obj = self.obj or api.get(self.ref)
@@ -293,17 +295,29 @@ class Lease:
 
     def check_held(self, *, deadline: float = 10.0) -> None:
         """Fencing before a router write: LockLost if another run holds the lease now."""
-        self._raise_if_taken(RetryingClient(self.raw, deadline=deadline).get(self.ref))
+        self._raise_if_taken(self._api(deadline).get(self.ref))
 
     def poll(self, *, deadline: float = 10.0) -> OperatorRequest | None:
         """Re-read the lease; return the pending operator request not yet handled."""
-        self.obj = RetryingClient(self.raw, deadline=deadline).get(self.ref)
+        self.obj = self._api(deadline).get(self.ref)
         self._raise_if_taken(self.obj)
         req = parse_request(request_of(self.obj))
         handled = self.record.handled if self.record is not None else []
         if req is not None and req.id not in handled:
             return req
         return None
+
+    def _api(self, deadline: float, request_timeout: float | None = None) -> RetryingClient:
+        """The calls within ``deadline``; a short one also bounds each request (a slow
+        Lease API must not hold the loop for the client's whole request timeout), to
+        ``request_timeout`` when given (a renewal may wait longer than a poll)."""
+        client = self.raw
+        timeout = getattr(client, "request_timeout", None)
+        if isinstance(timeout, int | float) and deadline < timeout:
+            client = copy.copy(client)
+            client.request_timeout = min(timeout, request_timeout or max(
+                deadline, MIN_REQUEST_TIMEOUT))
+        return RetryingClient(client, deadline=deadline)
 
     def held_for(self) -> float:
         """Seconds this holder's lease stays valid (negative: it expired: no other run could
