@@ -10,6 +10,7 @@ green gets 30% errors. On one wall clock it measures:
   written just before the router write);
 - **fail -> reverted**: to the ``reverted`` event (the router write answered and read
   back); in intervals too (``/ interval``);
+- **largest gap between samples**: consecutive ``verdict`` events (the interval is 1 s);
 - **exit after reverted**: the process's exit after ``reverted`` (the final record write,
   which may wait on the Lease API; traffic is already on blue then).
 
@@ -86,14 +87,18 @@ def one_rollout(lab: Any, cfg: Path, mode: str) -> dict[str, Any]:
     fail = next(e for e in events if e["event"] == "verdict" and e["verdict"] == "fail")
     revert = next(e for e in events if e["event"] == "revert")
     reverted = next(e for e in events if e["event"] == "reverted")
+    verdicts = [e["time"] for e in events if e["event"] == "verdict"]
+    gaps = [b - a for a, b in zip(verdicts, verdicts[1:], strict=False)]
     return {"mode": mode,
+            "max_sample_gap_s": max(gaps) if gaps else None,
             "fail_to_revert_s": revert["time"] - fail["time"],
             "fail_to_reverted_s": reverted["time"] - fail["time"],
             "fail_to_reverted_intervals": (reverted["time"] - fail["time"]) / INTERVAL,
             "exit_after_reverted_s": exited - reverted["time"]}
 
 
-METRICS = [("fail_to_revert_s", "fail -> revert (s)"),
+METRICS = [("max_sample_gap_s", "largest gap between samples (s)"),
+           ("fail_to_revert_s", "fail -> revert (s)"),
            ("fail_to_reverted_s", "fail -> reverted (s)"),
            ("fail_to_reverted_intervals", "fail -> reverted / interval"),
            ("exit_after_reverted_s", "exit after reverted (s)")]

@@ -395,6 +395,8 @@ class Engine:
             self._writes.revert(attempt_failed)  # before any Lease or Event write
             self.revert_seconds = self.clock() - t0
             self.weight_read = 0
+            self.reporter.emit("reverted", live=self.live.value,
+                               seconds=round(self.revert_seconds, 3))
             self._persist(deadline=LOOP_BUDGET)
             late = self._writes.undo_late_writes(attempt_failed, self._keeper.renew)
             if late is not None:
@@ -408,7 +410,6 @@ class Engine:
             self._kevent("RevertFailed", str(exc), warning=True)
             self._notify("failed", reason=str(exc))
             return Broken(self.clock(), str(exc))
-        self.reporter.emit("reverted", live=self.live.value, seconds=round(self.revert_seconds, 3))
         self._kevent("Reverted", f"all traffic back on {self.target.service(self.live)}: "
                      f"{a.reason}", warning=True)
         self._notify("aborted" if a.cause in (RevertCause.ABORT, RevertCause.SIGNAL)
