@@ -449,7 +449,7 @@ class Engine:
         return Record(
             rollout=self.rollout_id, phase=s.phase, step=s.step, steps=list(self.plan.weights),
             weight=self.weight_read, new=self.new.value, live=self.live.value,
-            reason=s.reason, revert_cause=s.revert_cause.value if s.revert_cause else None,
+            reason=s.reason, revert_cause=s.revert_cause,
             started=round(self.started_wall, 3),
             step_started=round(time.time() - s.elapsed(self.clock()), 3),
             router=self.router_record, namespace=self.target.namespace,

@@ -36,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shifter.state import Phase
+from shifter.state import Phase, RevertCause
 
 SCHEMA = 1
 MAX_BYTES = 64 * 1024  # the state annotation; a quarter of the 256 KiB total
@@ -82,7 +82,7 @@ class Record(BaseModel):
     new: str = ""
     live: str = ""
     reason: str = ""
-    revert_cause: str | None = None
+    revert_cause: RevertCause | None = None
     holder: str = ""
     promote_requested: bool = False
     handled: list[str] = Field(default_factory=list)

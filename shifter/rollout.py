@@ -269,7 +269,9 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
         p.plan_event(new)
         if rec is not None:
             outcome = engine.run(start_step=min(r.step, p.plan.last),
-                                 resume_phase=rec.phase.value, resume_cause=rec.revert_cause)
+                                 resume_phase=rec.phase.value,
+                                 resume_cause=rec.revert_cause.value if rec.revert_cause
+                                 else None)
         else:
             outcome = engine.run()
     finally:
