@@ -122,6 +122,7 @@ class Engine:
     _keeper_: LeaseKeeper | None = None
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
     resume_promote: bool = False  # the recorded rollout had a promote request pending
+    resume_moved_back: bool = False  # recorded traffic on new, none now: a revert began
 
     def __post_init__(self) -> None:
         self._writes = RouterWrites(self.router, self.new, clock=self.clock, sleep=self.sleep,
@@ -201,7 +202,8 @@ class Engine:
             if phase.is_active or phase in (Phase.PENDING, Phase.HELD):
                 self._kevent("RolloutResumed", self._shifting_message(start_step, True))
             state, actions = resume(phase, start_step, self.plan, now=self.clock(),
-                                    cause=cause, promote_requested=self.resume_promote)
+                                    cause=cause, promote_requested=self.resume_promote,
+                                    moved_back=self.resume_moved_back)
             self._feed_actions(state, actions)
         while not self.state.phase.is_final:
             event = self._wait_for_event()

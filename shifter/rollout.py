@@ -262,6 +262,7 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> 
         engine.rollout_id = rec.rollout or engine.rollout_id
         engine.handled = list(rec.handled)
         engine.resume_promote = rec.promote_requested
+        engine.resume_moved_back = bool(rec.weight) and r.on_new == 0
         engine.history = [h.model_dump() for h in rec.history]
         engine.started_wall = rec.started or engine.started_wall
         engine.deploy = dict(rec.deploy)

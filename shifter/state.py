@@ -365,14 +365,19 @@ FINISHING = frozenset({Phase.PROMOTING, Phase.REVERTING})  # resumed by their pe
 
 
 def resume(phase: Phase, step: int, plan: Plan, *, now: float,
-           cause: RevertCause | None = None, promote_requested: bool = False) -> Outcome:
+           cause: RevertCause | None = None, promote_requested: bool = False,
+           moved_back: bool = False) -> Outcome:
     """Where a rollout recorded in ``phase`` at ``step`` picks up after a crash.
 
-    The recorded phase decides, never how traffic looks now: a promotion that had passed
-    every step is finished (never reverted), a revert is finished, and a rollout that was
-    shifting, paused or held sets its recorded step's weight again and keeps what operators
-    asked of it (a pause, a pending promote).
+    The recorded phase decides: a promotion that had passed every step is finished (never
+    reverted), a revert is finished, and a rollout that was shifting, paused or held sets
+    its recorded step's weight again and keeps what operators asked of it (a pause, a
+    pending promote). One exception, because the revert's router write comes before its
+    record: ``moved_back`` (the record read back traffic on the new colour, the router
+    has none now) means a revert had started; it is finished, never undone by a new step.
     """
+    if moved_back and phase in (Phase.SHIFTING, Phase.PAUSED, Phase.HELD):
+        phase, cause = Phase.REVERTING, RevertCause.ERROR
     if phase is Phase.REVERTING:
         cause = cause or RevertCause.ERROR
         why = "finishing a revert that a previous run started"

@@ -327,3 +327,30 @@ def test_a_run_whose_lease_lapsed_in_an_outage_moves_nothing_forward(lab_gateway
     assert [e["weight"] for e in result.of("step")] == [10]
     assert "lease expired" in result.summary["reason"]
     wait_for_split(lab, {"blue": 100.0})
+
+
+# -- issue 12: the record stays under the API server's annotation limit ----------------------
+
+def test_the_record_on_the_lease_stays_under_256_kib_whatever_the_checks(lab_gateway):
+    from shifter.kube.client import load_client
+    from shifter.lease import Lease
+    from shifter.record import Record
+
+    lab = lab_gateway
+    client = load_client(kubeconfig=lab.info["kubeconfig"])
+    lease = Lease(client, lab.release, lab.namespace, identity="size-test")
+    lease.acquire()
+    values = {f"check-{c}": {"rate": 0.0123456789, "requests": 123456} for c in range(20)}
+    history = [{"step": 0, "weight": 10, "verdict": "fail", "at": 1e9 + i,
+                "reason": "a long reason " * 200, "values": values} for i in range(60)]
+    try:
+        lease.write(Record(rollout="big", reason="r" * 5000, history=history))
+    finally:
+        lease.release_lock()
+    obj = lab.apiserver.store.get(*LEASE, lab.namespace, f"shifter-{lab.release}")
+    annotations = obj["metadata"]["annotations"]
+    # apimachinery/pkg/api/validation/objectmeta.go: keys and values, 256 KiB in total
+    total = sum(len(k) + len(v) for k, v in annotations.items())
+    assert total <= 256 * 1024
+    kept = json.loads(annotations["shifter.dev/state"])["history"]
+    assert kept and kept[-1]["at"] == 1e9 + 59  # the newest kept, the oldest dropped

@@ -290,3 +290,17 @@ def test_every_transition_in_the_table_is_exercised_somewhere():
     # A guard against table entries nobody thought about: each key has a legal handler.
     for (phase, event_type), handler in TRANSITIONS.items():
         assert callable(handler), (phase, event_type)
+
+
+@pytest.mark.parametrize("phase", [Phase.SHIFTING, Phase.PAUSED, Phase.HELD])
+def test_a_revert_begun_before_a_crash_is_finished_not_undone(phase):
+    # the revert's router write comes before its record: traffic found back on the old
+    # colour while the record read some on the new one means a revert had started
+    s, a = resume(phase, 1, PLAN, now=5.0, moved_back=True)
+    assert s.phase is Phase.REVERTING and [type(x) for x in a] == [Revert]
+    assert advance(s, Done(6.0), PLAN)[0].phase is Phase.FAILED
+
+
+def test_moved_back_never_turns_a_promotion_into_a_revert():
+    s, a = resume(Phase.PROMOTING, 2, PLAN, now=5.0, moved_back=True)
+    assert s.phase is Phase.PROMOTING
