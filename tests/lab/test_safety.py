@@ -354,3 +354,26 @@ def test_the_record_on_the_lease_stays_under_256_kib_whatever_the_checks(lab_gat
     assert total <= 256 * 1024
     kept = json.loads(annotations["shifter.dev/state"])["history"]
     assert kept and kept[-1]["at"] == 1e9 + 59  # the newest kept, the oldest dropped
+
+
+# -- defect 8: after a failed revert the record must not claim weight 0 ----------------------
+
+def test_a_failed_revert_records_the_weight_as_unknown(lab_gateway, tmp_path):
+    lab = lab_gateway
+    lab.fault("green", error_rate=0.3)
+    run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", analysis=STRICT),
+                  log_dir=tmp_path)
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "step")
+        # every write to the route fails from now on: the revert retries for 60 s, then
+        # gives up with traffic still on green
+        lab.apiserver.faults.set(resource="httproutes", verbs="write", error_rate=1.0,
+                                 error_code=500)
+        result = run.wait(timeout=150)
+    finally:
+        run.kill()
+        lab.apiserver.faults.clear()
+    assert result.code == 5, result.stderr[-3000:]
+    assert lab.controller.split.get("green") == 10.0  # the revert could not happen
+    state = record(lab)
+    assert state["phase"] == "failed" and state["weight"] is None
