@@ -255,8 +255,9 @@ def test_sigterm_during_preflight_exits_4_with_nothing_moved_and_no_lock(lab_gat
 
 # -- defect 4: kill -9 between the two writes of an nginx promotion --------------------------
 
+@pytest.mark.parametrize("then", ["run", "abort"])
 def test_a_crash_between_the_two_promotion_writes_is_finished_not_reverted(lab_nginx, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, then):
     lab = lab_nginx
     monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
     store = lab.apiserver.store
@@ -279,6 +280,13 @@ def test_a_crash_between_the_two_promotion_writes_is_finished_not_reverted(lab_n
         run.kill()
         lab.apiserver.faults.clear()
     assert record(lab)["phase"] == "promoting"
+    if then == "abort":  # the remedy an operator reaches for must not undo a passed rollout
+        again = shifter(lab, "abort", "shop", "-n", "demo", "--wait", "20")
+        assert again.code == 0, again.stderr[-3000:]
+        assert "finished the promotion" in again.stdout
+        wait_for_split(lab, {"green": 100.0})
+        assert record(lab)["phase"] == "promoted"
+        return
     deadline = time.monotonic() + 20
     while True:  # the dead run's lease expires after 2 s
         again = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "nginx", "r.yaml"))
