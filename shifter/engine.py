@@ -5,12 +5,12 @@ their outcomes back as events, samples the analysis every interval from the mome
 weight changed, polls the Lease for operator requests, and reports what happens.
 
 The revert is the hot path: on a failing verdict, a signal or an abort the router write
-comes first and the record after. Lease renewal, request polling and record writes run
-with short budgets (``LOOP_BUDGET``) and back off while the Lease API fails, so they never
-hold up a sample or a revert by more than that. A forward write whose outcome is unknown
-(a timeout, a 5xx, a dropped connection: the server may still apply it) is remembered; a
-revert after one re-reads the router once ``late_write_grace`` seconds have passed since
-that write was sent, and reverts again if it landed (see docs/safety.md).
+comes first and the record after. The Lease side (renewal, request polling, fencing, record
+writes) is ``shifter.keeper``: short budgets, backing off while the Lease API fails, so it
+never holds up a sample or a revert. Router writes are ``shifter.writes``: a forward write
+whose outcome is unknown (the server may still apply it) is remembered, and the revert
+after it reads the router again once that write can no longer land (docs/safety.md). A
+signal cuts the retries of a forward write or of a Prometheus query short.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ class Engine:
     weight_read: int | None = 0  # percent on new as last read back; None: cannot tell
     _next_tick: float | None = None
     _keeper_: LeaseKeeper | None = None
+    _deferred: list[tuple[str, str]] = field(default_factory=list)  # Events held back
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
     resume_promote: bool = False  # the recorded rollout had a promote request pending
     resume_moved_back: bool = False  # recorded traffic on new, none now: a revert began
@@ -236,6 +237,7 @@ class Engine:
 
     def _wait_for_event(self) -> Event:
         """Block until the next sample is due, an operator request, or a signal."""
+        self._flush_kevents()
         while True:
             now = self.clock()
             if self.interrupt.signalled:
@@ -329,8 +331,8 @@ class Engine:
                              "reason": reason,
                              "values": {c["check"]: c["values"] for c in checks}})
         del self.history[:-HISTORY]
-        if verdict is Verdict.FAIL:
-            self._kevent("CheckFailed", reason, warning=True)
+        if verdict is Verdict.FAIL:  # written after the decision (and a revert's write)
+            self._deferred.append(("CheckFailed", reason))
         return Sample(now, verdict, reason or ("all checks pass" if results else "no data"))
 
     # -- actions -----------------------------------------------------------------------------
@@ -399,6 +401,7 @@ class Engine:
             self.weight_read = 0
             self.reporter.emit("reverted", live=self.live.value,
                                seconds=round(self.revert_seconds, 3))
+            self._flush_kevents()
             self._persist(deadline=LOOP_BUDGET)
             late = self._writes.undo_late_writes(attempt_failed, self._keeper.renew)
             if late is not None:
@@ -464,6 +467,12 @@ class Engine:
         self._keeper.persist(self.record(), final=self.state.phase.is_final,
                              deadline=deadline)
 
+    def _flush_kevents(self) -> None:
+        """Write the Warning Events held back so they never delay a decision."""
+        while self._deferred:
+            reason, message = self._deferred.pop(0)
+            self._kevent(reason, message, warning=True)
+
     def _kevent(self, reason: str, message: str, *, warning: bool = False) -> None:
         if self.events is not None:
             self.events.record(reason, message, warning=warning)
@@ -473,6 +482,7 @@ class Engine:
             self.notifier.notify(event, {"new": self.target.service(self.new), **payload})
 
     def _finish(self) -> Outcome:
+        self._flush_kevents()
         s = self.state
         return Outcome(s.phase, s.reason or s.phase.value, s.phase.exit_code,
                        self.revert_seconds)

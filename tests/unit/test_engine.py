@@ -457,3 +457,21 @@ def test_a_signal_cuts_prometheus_retries_short():
     analyzer.evaluate = evaluate
     outcome = eng.run()
     assert outcome.phase is Phase.ABORTED and calls["n"] == 1
+
+
+def test_warning_events_are_written_after_the_revert_write_in_order():
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL)
+
+    class Recorder:
+        def __init__(self):
+            self.seen = []
+
+        def record(self, reason, message, *, warning=False):
+            self.seen.append((reason, list(router.calls)))
+
+    eng.events = rec = Recorder()
+    eng.run()
+    reasons = [r for r, _ in rec.seen]
+    assert reasons.index("CheckFailed") < reasons.index("Reverted")
+    at_check_failed = next(calls for r, calls in rec.seen if r == "CheckFailed")
+    assert ("revert", 0) in at_check_failed  # the router write came first
