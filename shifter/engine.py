@@ -3,11 +3,20 @@
 All decisions are in ``shifter.state`` (pure); this module only carries out actions, feeds
 their outcomes back as events, samples the analysis every interval from the moment the
 weight changed, polls the Lease for operator requests, and reports what happens.
+
+The revert is the hot path: on a failing verdict, a signal or an abort the router write
+comes first and the record after. The Lease side (renewal, request polling, fencing, record
+writes) is ``shifter.keeper``: short budgets, backing off while the Lease API fails, so it
+never holds up a sample or a revert. Router writes are ``shifter.writes``: a forward write
+whose outcome is unknown (the server may still apply it) is remembered, and the revert
+after it reads the router again once that write can no longer land (docs/safety.md). A
+signal cuts the retries of a forward write or of a Prometheus query short.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,11 +27,18 @@ from shifter import retry
 from shifter.analysis.analyzer import Analyzer
 from shifter.analysis.outcome import tick_cause, unmeasured_reason
 from shifter.analysis.verdict import Cause, CheckResult, Verdict, combine
-from shifter.errors import Forbidden, InvalidInput, PrometheusUnavailable, ShifterError
+from shifter.errors import (
+    Forbidden,
+    InvalidInput,
+    PrometheusUnavailable,
+    ShifterError,
+)
+from shifter.keeper import LOOP_BUDGET, POLL_EVERY, LeaseKeeper
 from shifter.kevents import EventRecorder
-from shifter.lease import Lease, LockLost
+from shifter.lease import Lease, LockLost, parse_time
 from shifter.notify import Notifier
 from shifter.plan import Plan
+from shifter.record import OperatorRequest, Record, belongs_to
 from shifter.report import Reporter
 from shifter.routers.base import Colour, Router, Target
 from shifter.state import (
@@ -42,13 +58,19 @@ from shifter.state import (
     Start,
     State,
     WeightApplied,
+    WeightFailed,
     advance,
+    resume,
 )
+from shifter.writes import RouterWrites, late_write_grace
 
 log = structlog.get_logger("shifter.engine")
 
-POLL_EVERY = 0.5  # seconds between Lease reads for operator requests
-HISTORY = 60  # verdicts kept in the Lease record
+HISTORY = 60  # verdicts kept in memory (the record keeps fewer if they do not fit)
+
+
+class _Signalled(Exception):
+    """A signal arrived during a retry's wait."""
 
 
 class Interrupt:
@@ -74,7 +96,7 @@ class Engine:
     """One rollout of ``new`` over ``plan``."""
 
     router: Router
-    analyzer: Analyzer
+    analyzer: Analyzer | None
     plan: Plan
     target: Target
     new: Colour
@@ -88,17 +110,34 @@ class Engine:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     revert_deadline: float = 60.0
+    late_write_grace: float = field(default_factory=late_write_grace)
     state: State = field(default_factory=State)
     history: list[dict[str, Any]] = field(default_factory=list)
     started_wall: float = field(default_factory=time.time)
+    rollout_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    handled: list[str] = field(default_factory=list)  # request ids acted on or ignored
+    deploy: dict[str, Any] = field(default_factory=dict)
     revert_seconds: float | None = None
+    weight_read: int | None = 0  # percent on new as last read back; None: cannot tell
     _next_tick: float | None = None
-    _last_poll: float = 0.0
-    _lease_broken: str | None = None
-    _superseded: LockLost | None = None  # another run took the lease: it owns the traffic
+    _keeper_: LeaseKeeper | None = None
+    _deferred: list[tuple[str, str]] = field(default_factory=list)  # Events held back
     traffic_moved: bool = False  # some traffic is (or may be) on the new colour
     resume_promote: bool = False  # the recorded rollout had a promote request pending
     last_cause: str | None = None  # the machine-readable cause of the last tick's verdict
+    resume_moved_back: bool = False  # recorded traffic on new, none now: a revert began
+
+    def __post_init__(self) -> None:
+        self._writes = RouterWrites(self.router, self.new, clock=self.clock, sleep=self.sleep,
+                                    revert_deadline=self.revert_deadline,
+                                    late_write_grace=self.late_write_grace,
+                                    name=self._router_name())
+
+    @property
+    def _keeper(self) -> LeaseKeeper:
+        if self._keeper_ is None or self._keeper_.lease is not self.lease:
+            self._keeper_ = LeaseKeeper(self.lease, self.clock)
+        return self._keeper_
 
     @property
     def live(self) -> Colour:
@@ -118,14 +157,15 @@ class Engine:
     def _raise_if_superseded(self) -> None:
         """Another run holds the lease now (this one stalled past its lease): that run owns
         the rollout, so this one must not touch the router again. Exit 6."""
-        if self._superseded is not None and self.state.phase.is_final:
+        keeper = self._keeper
+        if keeper.superseded is not None and self.state.phase.is_final:
             log.warning("could not record the final state: another run holds the lease",
-                        error=str(self._superseded))
-            self._superseded = None
-        if self._superseded is not None:
+                        error=str(keeper.superseded))
+            keeper.superseded = None
+        if keeper.superseded is not None:
             log.error("another run took over the release's lease; stopping without "
-                      "touching traffic", error=str(self._superseded))
-            raise self._superseded
+                      "touching traffic", error=str(keeper.superseded))
+            raise keeper.superseded
 
     def _safety_revert(self, exc: Exception) -> None:
         """An unexpected error (a bug) must never leave unverified traffic on the new
@@ -143,38 +183,40 @@ class Engine:
                          deadline=self.revert_deadline, clock=self.clock, sleep=self.sleep)
         except ShifterError as revert_exc:
             log.critical("REVERT FAILED", error=str(revert_exc))
+            self.weight_read = None
             return
+        self.weight_read = 0
         self.state = replace(self.state, phase=Phase.FAILED, reason=f"internal error: {exc!r}")
         self._persist()
 
     def _run(self, start_step: int, resume_phase: str | None,
              resume_cause: str | None) -> Outcome:
-        if resume_phase == Phase.REVERTING.value:
-            cause = RevertCause(resume_cause or RevertCause.ERROR.value)
-            why = "finishing a revert that a previous run started"
-            self._feed_actions(State(phase=Phase.REVERTING, step=start_step,
-                                     revert_cause=cause, reason=why), [Revert(cause, why)])
-        elif resume_phase == Phase.PROMOTING.value:
-            self._feed_actions(State(phase=Phase.PROMOTING, step=start_step,
-                                     reason="finishing a promotion a previous run started"),
-                               [Promote("finishing an interrupted promotion")])
-        else:
-            if resume_phase is None:
-                self._notify("started", steps=list(self.plan.weights), new=self.new.value)
-            self._kevent("RolloutResumed" if resume_phase else "RolloutStarted",
-                         f"shifting {self.target.release} from {self.live.value} to "
-                         f"{self.new.value} in steps {','.join(map(str, self.plan.weights))}"
-                         + (f", from step {start_step + 1}" if resume_phase else ""))
+        if self.interrupt.signalled and not resume_phase:  # a signal before any traffic
+            self.interrupt.signalled = None
+            self.feed(Interrupted(self.clock()))
+            return self._finish()
+        if resume_phase is None:
+            self._notify("started", steps=list(self.plan.weights), new=self.new.value)
+            self._kevent("RolloutStarted", self._shifting_message(start_step, False))
             self.feed(Start(self.clock(), start_step))
-            # A resumed rollout keeps what operators asked of it before the crash.
-            if resume_phase == Phase.PAUSED.value and self.state.phase.is_active:
-                self.feed(Request(self.clock(), "pause"))
-            if self.resume_promote and self.state.phase.is_active:
-                self.feed(Request(self.clock(), "promote"))
+        else:
+            phase = Phase(resume_phase)
+            cause = RevertCause(resume_cause) if resume_cause else None
+            if phase.is_active or phase in (Phase.PENDING, Phase.HELD):
+                self._kevent("RolloutResumed", self._shifting_message(start_step, True))
+            state, actions = resume(phase, start_step, self.plan, now=self.clock(),
+                                    cause=cause, promote_requested=self.resume_promote,
+                                    moved_back=self.resume_moved_back)
+            self._feed_actions(state, actions)
         while not self.state.phase.is_final:
             event = self._wait_for_event()
             self.feed(event)
         return self._finish()
+
+    def _shifting_message(self, step: int, resumed: bool) -> str:
+        return (f"shifting {self.target.release} from {self.live.value} to "
+                f"{self.new.value} in steps {','.join(map(str, self.plan.weights))}"
+                + (f", from step {step + 1}" if resumed else ""))
 
     def feed(self, event: Event) -> None:
         state, actions = advance(self.state, event, self.plan)
@@ -182,10 +224,12 @@ class Engine:
 
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
-        self._persist()
+        reverting = any(isinstance(a, Revert) for a in actions)
+        if not reverting:  # a revert is the hot path: its router write comes first
+            self._persist()
         self._raise_if_superseded()
-        if self._lease_broken and state.phase.is_active:
-            reason, self._lease_broken = self._lease_broken, None
+        if self._keeper.broken and state.phase.is_active:
+            reason, self._keeper.broken = self._keeper.broken, None
             self.feed(Broken(self.clock(), reason))
             return
         for action in actions:
@@ -195,59 +239,84 @@ class Engine:
 
     def _wait_for_event(self) -> Event:
         """Block until the next sample is due, an operator request, or a signal."""
+        self._flush_kevents()
         while True:
             now = self.clock()
             if self.interrupt.signalled:
-                self.interrupt.signalled = None
-                log.warning("interrupted", action=self.on_interrupt)
-                return Interrupted(now, hold=self.on_interrupt == "hold")
+                return self._take_signal()
             self._raise_if_superseded()
-            if self._lease_broken:
-                reason, self._lease_broken = self._lease_broken, None
+            keeper = self._keeper
+            if keeper.broken:
+                reason, keeper.broken = keeper.broken, None
                 return Broken(now, reason)
-            if self.lease is not None and now - self._last_poll >= POLL_EVERY:
-                self._last_poll = now
-                request = self._poll_lease()
-                if isinstance(request, Event):
-                    return request
+            if self.state.phase.is_active and keeper.expired():
+                return Broken(now, "this run's lease expired while the Lease API was "
+                              "failing: another run could take the release, so no traffic "
+                              "moves forward")
             if self._next_tick is not None and now >= self._next_tick:
                 self._next_tick += self.plan.interval
                 if self._next_tick <= now:  # a slow tick: do not pile samples up
                     self._next_tick = now + self.plan.interval
                 return self._sample(now)
-            wait = POLL_EVERY if self._next_tick is None else self._next_tick - now
+            if keeper.due(now):
+                req = keeper.poll()
+                if req is not None and req.id not in self.handled:
+                    request = self._request(req)
+                    if request is not None:
+                        return request
+                continue
+            wait = keeper.wait(now, POLL_EVERY if self._next_tick is None
+                               else self._next_tick - now)
             self.sleep(max(0.01, min(wait, 0.1)))
 
-    def _poll_lease(self) -> Event | None:
-        assert self.lease is not None
-        try:
-            if self.lease.due_for_renewal():
-                self.lease.write()
-            req = self.lease.poll()
-        except LockLost as exc:
-            self._superseded = exc
+    def _take_signal(self) -> Interrupted:
+        self.interrupt.signalled = None
+        log.warning("interrupted", action=self.on_interrupt)
+        return Interrupted(self.clock(), hold=self.on_interrupt == "hold")
+
+    def _sleep_unless_signalled(self, seconds: float) -> None:
+        """A retry's wait, cut short by a signal (raises ``_Signalled``)."""
+        end = self.clock() + seconds
+        while True:
+            if self.interrupt.signalled:
+                raise _Signalled()
+            left = end - self.clock()
+            if left <= 0:
+                return
+            self.sleep(min(0.05, left))
+
+    def _request(self, req: OperatorRequest) -> Event | None:
+        """The request as an event, or None when it is not for this rollout or unknown."""
+        self.handled.append(req.id)
+        if not belongs_to(req, self.rollout_id, self.started_wall, parse_time(req.at)):
+            log.warning("ignored a request posted to another rollout", action=req.action,
+                        by=req.by, rollout=req.rollout)
+            self._persist(deadline=LOOP_BUDGET)
             return None
-        except Forbidden as exc:
-            self._lease_broken = f"cannot keep the release's lease: {exc}"
+        action = req.known
+        if action is None:
+            log.warning("ignored an unknown request", action=req.action, by=req.by)
+            self._kevent("RequestIgnored", f"unknown request {req.action[:80]!r} from "
+                         f"{req.by}: expected abort, promote, promote-force, pause or "
+                         f"resume", warning=True)
+            self._persist(deadline=LOOP_BUDGET)
             return None
-        except ShifterError as exc:
-            log.warning("could not read the lease", error=str(exc))
-            return None
-        if not req:
-            return None
-        action = str(req.get("action"))
-        self.reporter.emit("request", action=action, by=req.get("by", "?"))
-        self._kevent("OperatorRequest", f"{action} requested by {req.get('by', '?')}")
-        return Request(self.clock(), action)
+        self.reporter.emit("request", action=action.value, by=req.by)
+        self._kevent("OperatorRequest", f"{action.value} requested by {req.by}")
+        return Request(self.clock(), action.value)
 
     def _sample(self, now: float) -> Sample | Broken:
+        assert self.analyzer is not None
+        analyzer = self.analyzer
         since = self.state.since if self.state.since is not None else now
         window = now - since
         step = self.plan.steps[self.state.step]
         try:
-            results = retry.prometheus(lambda: self.analyzer.evaluate(window),
+            results = retry.prometheus(lambda: analyzer.evaluate(window),
                                        what="analysis", deadline=min(2.0, self.plan.interval),
-                                       clock=self.clock, sleep=self.sleep)
+                                       clock=self.clock, sleep=self._sleep_unless_signalled)
+        except _Signalled:  # Prometheus retries never hold up a signal: judge nothing
+            return Sample(now, Verdict.INCONCLUSIVE, "interrupted while querying Prometheus")
         except PrometheusUnavailable as exc:
             results = []
             reason = f"Prometheus unavailable: {exc}"
@@ -272,8 +341,8 @@ class Engine:
         if gone is not None:
             self.last_cause = Cause.PROMETHEUS_UNAVAILABLE.value
             return Broken(now, gone)
-        if verdict is Verdict.FAIL:
-            self._kevent("CheckFailed", reason, warning=True)
+        if verdict is Verdict.FAIL:  # written after the decision (and a revert's write)
+            self._deferred.append(("CheckFailed", reason))
         return Sample(now, verdict, reason or ("all checks pass" if results else "no data"))
 
     # -- actions -----------------------------------------------------------------------------
@@ -290,34 +359,35 @@ class Engine:
             return None
         raise AssertionError(action)
 
-    def _fence(self) -> None:
-        """Before moving traffic forward, make sure this run still holds the lease."""
-        if self.lease is None:
-            return
-        try:
-            self.lease.check_held()
-        except LockLost as exc:
-            self._superseded = exc
-            self._raise_if_superseded()
-        except ShifterError as exc:  # cannot tell: the write's own retries decide
-            log.warning("could not check the lease before a write", error=str(exc))
+    def _fence(self) -> str:
+        reason = self._keeper.fence()
+        self._raise_if_superseded()
+        return reason
 
     def _set_weight(self, a: SetWeight) -> Event:
-        self._fence()
+        fenced = self._fence()
+        if fenced:
+            return WeightFailed(self.clock(), fenced, moved=self.traffic_moved)
         try:
-            retry.kube(lambda: self.router.set_weight(self.new, a.weight),
-                       what=f"set weight {a.weight}%", retry_on_invalid=True,
-                       clock=self.clock, sleep=self.sleep)
+            self._writes.forward(lambda: self.router.set_weight(self.new, a.weight),
+                                 f"set weight {a.weight}%", sleep=self._sleep_unless_signalled)
+        except _Signalled:  # a forward write's retries never hold up a signal
+            self.weight_read = None
+            return self._take_signal()
         except ShifterError as exc:
-            if not self.traffic_moved and isinstance(exc, Forbidden | InvalidInput):
-                # Refused before any traffic moved: nothing changed, nothing to put back.
-                self.state = replace(self.state, phase=Phase.FAILED, reason=str(exc))
-                self._persist()
+            refused = isinstance(exc, Forbidden | InvalidInput)
+            moved = self.traffic_moved or self._writes.uncertain_at is not None
+            if refused and not moved:  # the machine decides: failed, nothing to put back
+                self.feed(WeightFailed(self.clock(), str(exc), refused=True, moved=False))
                 raise
             log.error("could not set the weight", weight=a.weight, error=str(exc))
-            return Broken(self.clock(), f"could not set {a.weight}% on {self.new}: {exc}")
+            self.weight_read = None
+            return WeightFailed(self.clock(), f"could not set {a.weight}% on {self.new}: "
+                                f"{exc}", refused=refused, moved=True)
         self.traffic_moved = True
-        self.analyzer.new_step(a.weight)  # carry the evidence: one always-valid test
+        if self.analyzer is not None:
+            self.analyzer.new_step(a.weight)  # carry the evidence: one always-valid test
+        self.weight_read = a.weight  # every router reads its write back before returning
         now = self.clock()
         self._next_tick = now + self.plan.interval
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,
@@ -331,24 +401,32 @@ class Engine:
     def _revert(self, a: Revert) -> Event:
         self._next_tick = None
         t0 = self.clock()
-        self.reporter.emit("revert", live=self.live.value, new=self.new.value,
-                           cause=a.cause.value, reason=a.reason)
 
         def attempt_failed(n: int, exc: Exception) -> None:
             log.error("REVERT ATTEMPT FAILED; retrying", attempt=n, error=str(exc))
 
+        self.reporter.emit("revert", live=self.live.value, new=self.new.value,
+                           cause=a.cause.value, reason=a.reason)  # a line on stdout, no I/O
         try:
-            retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
-                         deadline=self.revert_deadline, on_attempt_failed=attempt_failed,
-                         clock=self.clock, sleep=self.sleep)
+            self._writes.revert(attempt_failed)  # before any Lease or Event write
+            self.revert_seconds = self.clock() - t0
+            self.weight_read = 0
+            self.reporter.emit("reverted", live=self.live.value,
+                               seconds=round(self.revert_seconds, 3))
+            self._flush_kevents()
+            self._persist(deadline=LOOP_BUDGET)
+            late = self._writes.undo_late_writes(attempt_failed, self._keeper.renew)
+            if late is not None:
+                self._kevent("LateWriteUndone", f"a forward write landed after the revert "
+                             f"({late}% on {self.target.service(self.new)}); reverted again",
+                             warning=True)
         except ShifterError as exc:
+            self.weight_read = None  # the record must not claim 0 while green may serve
             log.critical("REVERT FAILED: traffic may still reach the new colour",
                          new=self.target.service(self.new), error=str(exc))
             self._kevent("RevertFailed", str(exc), warning=True)
             self._notify("failed", reason=str(exc))
             return Broken(self.clock(), str(exc))
-        self.revert_seconds = self.clock() - t0
-        self.reporter.emit("reverted", live=self.live.value, seconds=round(self.revert_seconds, 3))
         self._kevent("Reverted", f"all traffic back on {self.target.service(self.live)}: "
                      f"{a.reason}", warning=True)
         self._notify("aborted" if a.cause in (RevertCause.ABORT, RevertCause.SIGNAL)
@@ -356,17 +434,20 @@ class Engine:
         return Done(self.clock())
 
     def _promote(self, a: Promote) -> Event:
-        self._fence()
+        fenced = self._fence()
+        if fenced:
+            return Broken(self.clock(), fenced)
         self._next_tick = None
         self.reporter.emit("promote", new=self.new.value, reason=a.reason)
         try:
-            retry.kube(lambda: self.router.promote(self.new), what="promote",
-                       retry_on_invalid=True, deadline=60.0, clock=self.clock,
-                       sleep=self.sleep)
+            self._writes.forward(lambda: self.router.promote(self.new), "promote",
+                                 deadline=60.0)
         except ShifterError as exc:
             log.critical("PROMOTE FAILED", error=str(exc))
             self._kevent("PromoteFailed", str(exc), warning=True)
+            self.weight_read = None
             return Broken(self.clock(), f"promotion failed: {exc}")
+        self.weight_read = 100
         self._kevent("Promoted", f"{self.target.service(self.new)} is live: {a.reason}")
         self._notify("promoted", reason=a.reason)
         return Done(self.clock())
@@ -380,38 +461,31 @@ class Engine:
 
     # -- record keeping ----------------------------------------------------------------------
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> Record:
         s = self.state
-        weight = (self.plan.steps[s.step].weight if s.phase.is_active or
-                  s.phase is Phase.HELD else (100 if s.phase is Phase.PROMOTED else 0))
-        return {
-            "phase": s.phase.value, "step": s.step, "steps": list(self.plan.weights),
-            "weight": weight, "new": self.new.value, "live": self.live.value,
-            "reason": s.reason, "started": round(self.started_wall, 3),
-            "step_started": round(time.time() - s.elapsed(self.clock()), 3),
-            "router": self.router_record, "namespace": self.target.namespace,
-            "services": {"blue": self.target.blue_service, "green": self.target.green_service},
-            "promote_requested": s.promote_requested,
-            "revert_cause": s.revert_cause.value if s.revert_cause else None,
-            "history": self.history[-HISTORY:],
-            "cause": self.last_cause, "analysis": self.analyzer.state(),
-        }
+        return Record(
+            rollout=self.rollout_id, phase=s.phase, step=s.step, steps=list(self.plan.weights),
+            weight=self.weight_read, new=self.new.value, live=self.live.value,
+            reason=s.reason, revert_cause=s.revert_cause,
+            started=round(self.started_wall, 3),
+            step_started=round(time.time() - s.elapsed(self.clock()), 3),
+            router=self.router_record, namespace=self.target.namespace,
+            services={"blue": self.target.blue_service, "green": self.target.green_service},
+            promote_requested=s.promote_requested, handled=self.handled[-20:],
+            history=[_verdict(h) for h in self.history[-HISTORY:]], deploy=self.deploy,
+            cause=self.last_cause,
+            analysis=self.analyzer.state() if self.analyzer is not None else {})
 
-    def _persist(self) -> None:
-        """Record the state in the Lease. Losing the lock, or the right to write it, is
-        fatal (another run could start): the loop reverts. Other failures, after the
-        retries, are logged and the next write tries again."""
-        if self.lease is None:
-            return
-        try:
-            self.lease.write(self.record(), release=self.state.phase.is_final)
-        except LockLost as exc:
-            self._superseded = exc
-        except Forbidden as exc:
-            log.error("cannot write the release's lease; putting traffic back", error=str(exc))
-            self._lease_broken = f"cannot keep the release's lease: {exc}"
-        except ShifterError as exc:
-            log.warning("could not record the rollout state in the lease", error=str(exc))
+    def _persist(self, *, deadline: float | None = None) -> None:
+        """Record the state in the Lease (``LeaseKeeper.persist``)."""
+        self._keeper.persist(self.record(), final=self.state.phase.is_final,
+                             deadline=deadline)
+
+    def _flush_kevents(self) -> None:
+        """Write the Warning Events held back so they never delay a decision."""
+        while self._deferred:
+            reason, message = self._deferred.pop(0)
+            self._kevent(reason, message, warning=True)
 
     def _kevent(self, reason: str, message: str, *, warning: bool = False) -> None:
         if self.events is not None:
@@ -422,9 +496,16 @@ class Engine:
             self.notifier.notify(event, {"new": self.target.service(self.new), **payload})
 
     def _finish(self) -> Outcome:
+        self._flush_kevents()
         s = self.state
         return Outcome(s.phase, s.reason or s.phase.value, s.phase.exit_code,
                        self.revert_seconds)
+
+
+def _verdict(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in ("step", "weight", "verdict", "cause", "at", "reason",
+                                      "values")
+            if entry.get(k) is not None}
 
 
 def _result_dict(r: CheckResult) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """Kubernetes Events on the router object, so ``kubectl describe`` shows the rollout.
 
 Best effort: an Event that cannot be written is logged and never fails or slows a rollout
-for long (one attempt, the client's short timeout).
+for long: one attempt, each request bounded to ``REQUEST_TIMEOUT`` seconds. The engine
+writes them after the decision they report (a revert's router write comes first).
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -17,13 +19,25 @@ from shifter.lease import now_micro
 
 log = structlog.get_logger("shifter.events")
 
+REQUEST_TIMEOUT = 1.0  # seconds one Event request may take
+
+
+def _bounded(client: KubeClient) -> KubeClient:
+    """``client`` with its per-request timeout cut to ``REQUEST_TIMEOUT``."""
+    timeout = getattr(client, "request_timeout", None)
+    if not isinstance(timeout, int | float) or timeout <= REQUEST_TIMEOUT:
+        return client
+    bounded = copy.copy(client)
+    bounded.request_timeout = REQUEST_TIMEOUT
+    return bounded
+
 
 class EventRecorder:
     """Writes core/v1 Events whose involvedObject is the router's main object."""
 
     def __init__(self, client: KubeClient, target: ObjectRef, *, identity: str,
                  enabled: bool = True) -> None:
-        self.client = client
+        self.client = _bounded(client)
         self.target = target
         self.identity = identity
         self.enabled = enabled

@@ -3,13 +3,15 @@
 ``spec.holderIdentity`` / ``renewTime`` / ``leaseDurationSeconds`` are the lock. Two
 annotations hold JSON: ``shifter.dev/state`` (written by the holder only: phase, step,
 weight, history, ...) and ``shifter.dev/request`` (written by any shell: an operator's
-``abort``/``promote``/``pause``/``resume``). Every write by the holder is a PUT carrying the
+``abort``/``promote``/``pause``/``resume``, naming the rollout id it was posted to). Both
+are typed in ``shifter.record``. Every write by the holder is a PUT carrying the
 resourceVersion it read; a 409 means someone else wrote (usually an operator's request):
 re-read, keep their request, check we still hold the lock, write again.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -20,15 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shifter import __version__, retry
-from shifter.errors import Conflict, LockHeld, NotFound, ShifterError
+from shifter.errors import Conflict, KubeUnavailable, LockHeld, NotFound, ShifterError
 from shifter.kube.client import KubeClient, ObjectRef, PatchType
+from shifter.record import Action, OperatorRequest, Record, parse_record, parse_request
 
 STATE_KEY = "shifter.dev/state"
 REQUEST_KEY = "shifter.dev/request"
 # Seconds without renewal after which a holder is considered gone (a killed run's lock
 # frees itself after this long). SHIFTER_LEASE_SECONDS overrides it, e.g. for fast tests.
 LEASE_DURATION = 15
-REQUESTS = ("abort", "promote", "promote-force", "pause", "resume")
+REQUESTS = tuple(a.value for a in Action)
+MIN_REQUEST_TIMEOUT = 1.0  # seconds one Lease request may take inside the loop
 
 
 class LockLost(ShifterError):
@@ -157,10 +161,12 @@ def post_request(client: KubeClient, release: str, namespace: str, action: str,
         raise ValueError(action)
     api = RetryingClient(client)
     ref = lease_ref(release, namespace)
-    request = json.dumps({"action": action, "by": by, "at": now_micro(),
-                          "id": uuid.uuid4().hex[:8]})
+    rid = uuid.uuid4().hex[:8]
     for _ in range(10):
         current = api.get(ref)
+        rollout = str((state_of(current) or {}).get("rollout") or "") or None
+        request = json.dumps({"action": action, "by": by, "at": now_micro(), "id": rid,
+                              "rollout": rollout})
         rv = (current.get("metadata") or {}).get("resourceVersion")
         body = {"metadata": {"resourceVersion": rv, "annotations": {REQUEST_KEY: request}}}
         try:
@@ -171,21 +177,24 @@ def post_request(client: KubeClient, release: str, namespace: str, action: str,
 
 
 class Lease:
-    """The lock held by one ``run`` (or a self-reverting ``abort``)."""
+    """The lock held by one ``run`` (or a self-reverting ``abort``), as client-go's leader
+    election uses a Lease: the lock is lost only when another holder is observed, or when
+    this holder's own lease expired (no successful renewal for ``duration`` seconds). A 409
+    is re-read and retried; it never means "taken over" by itself."""
 
     def __init__(self, client: KubeClient, release: str, namespace: str, *,
                  identity: str | None = None, duration: int | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.client = RetryingClient(client)
+        self.raw = client
         self.ref = lease_ref(release, namespace)
         self.release = release
         self.identity = identity or make_identity()
         self.duration = duration or lease_seconds()
         self.clock = clock
         self.obj: dict[str, Any] | None = None
-        self.state: dict[str, Any] = {}
+        self.record: Record | None = None
         self.last_renew = 0.0
-        self.handled_requests: set[str] = set()
 
     # -- lock --------------------------------------------------------------------------------
 
@@ -212,12 +221,7 @@ class Lease:
             except Conflict:
                 continue
             self.last_renew = self.clock()
-            # Requests made before this run started are stale unless we resume.
-            req = request_of(self.obj)
-            recorded = state_of(self.obj)
-            if req and not (recorded and recorded.get("phase") not in (None, *_FINAL)):
-                self.handled_requests.add(str(req.get("id")))
-            return recorded
+            return state_of(self.obj)
         raise LockHeld(f"could not take lease {self.ref.name}: it keeps changing")
 
     def raise_if_held(self, obj: dict[str, Any] | None) -> None:
@@ -240,64 +244,89 @@ class Lease:
                      "acquireTime": t, "renewTime": t, "leaseTransitions": 0},
         }
 
-    def write(self, state: dict[str, Any] | None = None, *, release: bool = False) -> None:
-        """Renew, and record ``state`` (the whole record) if given; 409 → re-read and retry."""
-        if state is not None:
-            self.state = {**state, "version": __version__, "holder": self.identity}
-        for _ in range(10):
-            obj = self.obj or self.client.get(self.ref)
-            spec = dict(obj.get("spec") or {})
-            if spec.get("holderIdentity") not in (self.identity, None, ""):
-                raise LockLost(f"lease {self.ref.name} was taken over by "
-                               f"{spec.get('holderIdentity')}")
-            meta = dict(obj.get("metadata") or {})
-            annotations = dict(meta.get("annotations") or {})
-            if self.state:
-                annotations[STATE_KEY] = json.dumps(self.state, separators=(",", ":"))
-            req = request_of(obj)
-            if req and str(req.get("id")) in self.handled_requests:
-                annotations.pop(REQUEST_KEY, None)
-            meta["annotations"] = annotations
-            spec["renewTime"] = now_micro(self.clock())
-            if release:
-                spec["holderIdentity"] = None
-            else:
-                spec["holderIdentity"] = self.identity
-            body = {**obj, "metadata": meta, "spec": spec}
-            if release:
-                body["spec"] = {k: v for k, v in spec.items() if v is not None}
-            try:
-                self.obj = self.client.replace(self.ref, body)
-                self.last_renew = self.clock()
-                return
-            except Conflict:
-                self.obj = self.client.get(self.ref)
-        raise LockLost(f"lease {self.ref.name} kept changing; cannot record the state")
-
-    def check_held(self) -> None:
-        """Fencing before a router write: LockLost if another run holds the lease now."""
-        obj = self.client.get(self.ref)
+    def _raise_if_taken(self, obj: dict[str, Any]) -> None:
         holder = (obj.get("spec") or {}).get("holderIdentity")
         if holder not in (self.identity, None, ""):
             raise LockLost(f"lease {self.ref.name} was taken over by {holder}")
 
-    def poll(self) -> dict[str, Any] | None:
-        """Re-read the lease; return a new operator request (once), or None."""
-        self.obj = self.client.get(self.ref)
-        spec = self.obj.get("spec") or {}
-        if spec.get("holderIdentity") not in (self.identity, None, ""):
-            raise LockLost(f"lease {self.ref.name} was taken over by {spec['holderIdentity']}")
-        req = request_of(self.obj)
-        if req and str(req.get("id")) not in self.handled_requests:
-            self.handled_requests.add(str(req.get("id")))
+    def write(self, record: Record | dict[str, Any] | None = None, *, release: bool = False,
+              deadline: float = 10.0, request_timeout: float | None = None) -> None:
+        """Renew, and record ``record`` if given. A 409 re-reads: LockLost only if another
+        holder is seen there; otherwise write again until ``deadline``, then give up with
+        KubeUnavailable (the lock is not lost for that: the next write tries again)."""
+        if isinstance(record, dict):
+            record = parse_record(record)
+        if record is not None:
+            self.record = record.model_copy(update={"version": __version__,
+                                                    "holder": self.identity})
+        api = self._api(deadline, request_timeout)
+        end = time.monotonic() + deadline
+        while True:
+            obj = self.obj or api.get(self.ref)
+            self._raise_if_taken(obj)
+            body = self._body(obj, release)
+            try:
+                self.obj = api.replace(self.ref, body)
+                self.last_renew = self.clock()
+                return
+            except Conflict as exc:
+                self.obj = None
+                if time.monotonic() >= end:
+                    raise KubeUnavailable(f"lease {self.ref.name} kept changing for "
+                                          f"{deadline:g}s; the state is not recorded yet: "
+                                          f"{exc}") from exc
+
+    def _body(self, obj: dict[str, Any], release: bool) -> dict[str, Any]:
+        spec = dict(obj.get("spec") or {})
+        meta = dict(obj.get("metadata") or {})
+        annotations = dict(meta.get("annotations") or {})
+        if self.record is not None:
+            annotations[STATE_KEY] = self.record.to_json()
+            req = request_of(obj)
+            if req and str(req.get("id")) in self.record.handled:
+                annotations.pop(REQUEST_KEY, None)
+        meta["annotations"] = annotations
+        spec["renewTime"] = now_micro(self.clock())
+        if release:
+            spec.pop("holderIdentity", None)
+        else:
+            spec["holderIdentity"] = self.identity
+        return {**obj, "metadata": meta, "spec": spec}
+
+    def check_held(self, *, deadline: float = 10.0) -> None:
+        """Fencing before a router write: LockLost if another run holds the lease now."""
+        self._raise_if_taken(self._api(deadline).get(self.ref))
+
+    def poll(self, *, deadline: float = 10.0) -> OperatorRequest | None:
+        """Re-read the lease; return the pending operator request not yet handled."""
+        self.obj = self._api(deadline).get(self.ref)
+        self._raise_if_taken(self.obj)
+        req = parse_request(request_of(self.obj))
+        handled = self.record.handled if self.record is not None else []
+        if req is not None and req.id not in handled:
             return req
         return None
+
+    def _api(self, deadline: float, request_timeout: float | None = None) -> RetryingClient:
+        """The calls within ``deadline``; a short one also bounds each request (a slow
+        Lease API must not hold the loop for the client's whole request timeout), to
+        ``request_timeout`` when given (a renewal may wait longer than a poll)."""
+        client = self.raw
+        timeout = getattr(client, "request_timeout", None)
+        if isinstance(timeout, int | float) and deadline < timeout:
+            client = copy.copy(client)
+            client.request_timeout = min(timeout, request_timeout or max(
+                deadline, MIN_REQUEST_TIMEOUT))
+        return RetryingClient(client, deadline=deadline)
+
+    def held_for(self) -> float:
+        """Seconds this holder's lease stays valid (negative: it expired: no other run could
+        be kept out any more, so this one must not move traffic forward)."""
+        return self.last_renew + self.duration - self.clock()
 
     def due_for_renewal(self) -> bool:
         return self.clock() - self.last_renew >= self.duration / 3
 
-    def release_lock(self) -> None:
-        self.write(release=True)
+    def release_lock(self, *, deadline: float = 10.0) -> None:
+        self.write(release=True, deadline=deadline)
 
-
-_FINAL = ("promoted", "rolled_back", "aborted", "held", "failed")

@@ -25,11 +25,12 @@ from shifter.lease import Lease, holder_of, read_record, state_of
 from shifter.notify import Notifier
 from shifter.plan import Plan, make_plan
 from shifter.preflight import check_deployment, check_queries, check_services
+from shifter.record import Record, RecordError, parse_record
 from shifter.release.flow import Release
 from shifter.report import Reporter
 from shifter.routers import share
 from shifter.routers.base import Colour, Router, Split, Target
-from shifter.state import Phase
+from shifter.state import FINISHING, Phase
 
 log = structlog.get_logger("shifter.rollout")
 
@@ -72,10 +73,11 @@ class Prepared:
         self.split: Split | None = None
         self.analyzer: Analyzer | None = None
 
-    def check_cluster(self) -> Split:
+    def check_cluster(self, *, allow_unreadable: bool = False) -> Split:
         retry.kube(self.router.check, what="check the router objects")
         retry.kube(lambda: check_services(self.client, self.target), what="read the Services")
-        self.split = _read_split(self.router)
+        self.split = (retry.kube(self.router.read, what="read the router") if allow_unreadable
+                      else _read_split(self.router))
         return self.split
 
     def check_new(self, new: Colour, *, ready: bool = True) -> None:
@@ -156,15 +158,21 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         interrupt: Interrupt, identity: str | None = None) -> Outcome:
     """The real thing."""
     p = Prepared(cfg, client, namespace, reporter)
-    split = p.check_cluster()
     lease = Lease(client, cfg.release, namespace, identity=identity)
     current = read_record(client, cfg.release, namespace)
     lease.raise_if_held(current)
+    finishing = _recorded_phase(current) in FINISHING
+    # A crash between two writes of a promotion (or a revert) leaves a split that cannot
+    # be told (ingress-nginx: main and canary both on the new colour): the recorded phase
+    # decides then, not the split.
+    split = p.check_cluster(allow_unreadable=finishing)
     plan = _Resume(split, state_of(current))
     rel = Release(cfg, client, namespace, p.target, p.router, reporter, interrupt)
-    rel.prepare(split, plan.new if plan.resume else None)  # refusals: nothing changed yet
+    if not finishing:  # a promotion or revert to finish deploys nothing
+        rel.prepare(split, plan.new if plan.resume else None)  # refusals: nothing changed yet
     try:
-        p.check_new(plan.new, ready=False)  # deploy, readiness and smoke: rel.execute
+        if not finishing:
+            p.check_new(plan.new, ready=False)  # deploy, readiness and smoke: rel.execute
     except ShifterError:
         if plan.resume and plan.on_new:
             # Unverified traffic on the new colour that cannot be checked: put it back.
@@ -174,16 +182,19 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
             finally:
                 lease.release_lock()
         raise
+    if interrupt.signalled:
+        return _interrupted_in_preflight(p, interrupt)
     recorded = lease.acquire()  # the first write of the rollout
     try:
         lease.write()  # renewing needs 'update': find out now, before any traffic moves
         again = _Resume(split, recorded)
-        if again.new is not plan.new:  # another run finished in between: check anew
+        if again.new is not plan.new and not again.finishing:  # another run finished
             p.check_new(again.new)
         rel.recorded = recorded
-        rel.execute(traffic_on_new=plan.resume and plan.on_new > 0, lease=lease)
+        if not again.finishing:
+            rel.execute(traffic_on_new=plan.resume and plan.on_new > 0, lease=lease)
         try:
-            return _run_locked(p, lease, again, interrupt)
+            return _run_locked(p, lease, again, interrupt, deployed=rel.deployed)
         finally:
             rel.cleanup()
     except BaseException:
@@ -194,46 +205,81 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         raise
 
 
+def _recorded_phase(obj: dict[str, Any] | None) -> Phase | None:
+    try:
+        record = parse_record(state_of(obj))
+    except RecordError:
+        return None
+    return record.phase if record is not None else None
+
+
+def _interrupted_in_preflight(p: Prepared, interrupt: Interrupt) -> Outcome:
+    """A signal during pre-flight: nothing was written, no lock taken: exit 4."""
+    reason = f"interrupted ({interrupt.signalled}) during pre-flight; nothing changed"
+    outcome = Outcome(Phase.ABORTED, reason, Phase.ABORTED.exit_code)
+    p.reporter.emit("summary", outcome=Phase.ABORTED.value, exit_code=outcome.exit_code,
+                    reason=reason, revert_seconds=None, history=[])
+    return outcome
+
+
 class _Resume:
     """Whether a recorded rollout is picked up, and which colour is the new one."""
 
     def __init__(self, split: Split, recorded: dict[str, Any] | None) -> None:
-        self.recorded = recorded or {}
-        self.resume = self.recorded.get("phase") in RESUMABLE - {Phase.PENDING.value}
-        self.new = Colour(self.recorded["new"]) if self.resume else split.new
-        self.on_new = share(split, self.new) or 0
-        self.step = int(self.recorded.get("step", 0))
+        try:
+            record = parse_record(recorded)
+        except RecordError as exc:
+            raise InvalidInput(f"lease: {exc}") from exc
+        self.record: Record | None = record
+        self.resume = record is not None and record.phase.value in RESUMABLE - {
+            Phase.PENDING.value}
+        self.finishing = record is not None and record.phase in FINISHING
+        self.new = Colour(record.new) if record is not None and self.resume else split.new
+        on_new = share(split, self.new)
+        self.on_new = 100 if on_new is None else on_new  # cannot tell: assume the worst
+        self.step = record.step if record is not None else 0
 
 
-def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt) -> Outcome:
+def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt, *,
+                deployed: dict[str, Any] | None = None) -> Outcome:
     cfg = p.cfg
     new = r.new
-    if r.resume:
+    rec = r.record if r.resume else None
+    if rec is not None:
         p.reporter.emit("preflight", check="resume",
                         message=f"resuming the recorded rollout at step {r.step + 1} "
-                                f"({r.recorded.get('phase')}, router at {r.on_new}% on "
+                                f"({rec.phase.value}, router at {r.on_new}% on "
                                 f"{new.value})")
     elif r.on_new:
         log.warning("traffic is already partly on the new colour; starting from step 1",
                     weight=r.on_new)
     events = EventRecorder(p.client, p.router.objects()[0], identity=lease.identity)
     notifier: Notifier | None = wiring.make_notifier(cfg, p.namespace)
-    engine = Engine(router=p.router, analyzer=p._analyzer(),
+    engine = Engine(router=p.router, analyzer=p.analyzer,
                     plan=p.plan, target=p.target, new=new, reporter=p.reporter, lease=lease,
                     events=events, notifier=notifier, interrupt=interrupt,
                     on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router),
-                    traffic_moved=r.on_new > 0,
-                    resume_promote=bool(r.recorded.get("promote_requested")))
-    engine.analyzer = p._analyzer()
-    if r.resume:
-        engine.history = list(r.recorded.get("history") or [])
-        engine.analyzer.restore(r.recorded.get("analysis"))  # one test over both runs
+                    traffic_moved=r.on_new > 0, weight_read=r.on_new,
+                    deploy=dict(deployed or {}))
+    if rec is not None:
+        # The same rollout goes on: its id (so requests posted to it still act), what it
+        # already handled, a pending promote of ITS OWN, its history and start time.
+        engine.rollout_id = rec.rollout or engine.rollout_id
+        engine.handled = list(rec.handled)
+        engine.resume_promote = rec.promote_requested
+        engine.resume_moved_back = bool(rec.weight) and r.on_new == 0
+        engine.history = [h.model_dump() for h in rec.history]
+        engine.started_wall = rec.started or engine.started_wall
+        engine.deploy = dict(deployed or rec.deploy)
+        if engine.analyzer is not None:
+            engine.analyzer.restore(rec.analysis)  # one test over both runs
     try:
         p.plan_event(new)
-        if r.resume:
+        if rec is not None:
             outcome = engine.run(start_step=min(r.step, p.plan.last),
-                                 resume_phase=str(r.recorded.get("phase")),
-                                 resume_cause=r.recorded.get("revert_cause"))
+                                 resume_phase=rec.phase.value,
+                                 resume_cause=rec.revert_cause.value if rec.revert_cause
+                                 else None)
         else:
             outcome = engine.run()
     finally:

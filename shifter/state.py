@@ -123,7 +123,19 @@ class Done:
     now: float
 
 
-Event = Start | WeightApplied | Sample | Request | Interrupted | Broken | Done
+@dataclass(frozen=True)
+class WeightFailed:
+    """The step's weight could not be set. ``refused``: the API server refused it for good
+    (403, invalid), so nothing was written; ``moved``: traffic was (or may be) on the new
+    colour before this write."""
+
+    now: float
+    reason: str
+    refused: bool = False
+    moved: bool = True
+
+
+Event = Start | WeightApplied | WeightFailed | Sample | Request | Interrupted | Broken | Done
 
 
 # -- actions (what the engine must do) -------------------------------------------------------
@@ -243,6 +255,13 @@ def _on_sample(s: State, e: Sample, plan: Plan) -> Outcome:
     return s, []
 
 
+def _on_weight_failed(s: State, e: WeightFailed, plan: Plan) -> Outcome:
+    if e.refused and not e.moved:
+        # Refused before any traffic moved: nothing changed, nothing to put back.
+        return replace(s, phase=Phase.FAILED, reason=e.reason), []
+    return _revert(s, RevertCause.ERROR, e.reason)
+
+
 def _on_request(s: State, e: Request, plan: Plan) -> Outcome:
     if e.action == "abort":
         return _revert(s, RevertCause.ABORT, "aborted by an operator")
@@ -259,7 +278,7 @@ def _on_request(s: State, e: Request, plan: Plan) -> Outcome:
             return s, []
         return replace(s, phase=Phase.SHIFTING, paused_at=None,
                        paused_for=s.paused_for + (e.now - s.paused_at)), []
-    raise IllegalTransition(f"unknown request {e.action!r}")
+    return s, []  # not a request shifter knows: the engine warned about it
 
 
 def _on_interrupted(s: State, e: Interrupted, plan: Plan) -> Outcome:
@@ -307,6 +326,8 @@ TRANSITIONS: dict[tuple[Phase, type], Callable[..., Outcome]] = {
     (Phase.PENDING, Request): _abort_pending,
     (Phase.PENDING, Broken): _on_broken_pending,
     (Phase.SHIFTING, WeightApplied): _on_weight_applied,
+    (Phase.SHIFTING, WeightFailed): _on_weight_failed,
+    (Phase.PAUSED, WeightFailed): _on_weight_failed,
     (Phase.SHIFTING, Sample): _on_sample,
     (Phase.SHIFTING, Request): _on_request,
     (Phase.SHIFTING, Interrupted): _on_interrupted,
@@ -336,3 +357,39 @@ def advance(state: State, event: Event, plan: Plan) -> Outcome:
         raise IllegalTransition(f"{type(event).__name__} is not allowed in phase "
                                 f"{state.phase.value}")
     return handler(state, event, plan)
+
+
+# -- resuming --------------------------------------------------------------------------------
+
+FINISHING = frozenset({Phase.PROMOTING, Phase.REVERTING})  # resumed by their pending write
+
+
+def resume(phase: Phase, step: int, plan: Plan, *, now: float,
+           cause: RevertCause | None = None, promote_requested: bool = False,
+           moved_back: bool = False) -> Outcome:
+    """Where a rollout recorded in ``phase`` at ``step`` picks up after a crash.
+
+    The recorded phase decides: a promotion that had passed every step is finished (never
+    reverted), a revert is finished, and a rollout that was shifting, paused or held sets
+    its recorded step's weight again and keeps what operators asked of it (a pause, a
+    pending promote). One exception, because the revert's router write comes before its
+    record: ``moved_back`` (the record read back traffic on the new colour, the router
+    has none now) means a revert had started; it is finished, never undone by a new step.
+    """
+    if moved_back and phase in (Phase.SHIFTING, Phase.PAUSED, Phase.HELD):
+        phase, cause = Phase.REVERTING, RevertCause.ERROR
+    if phase is Phase.REVERTING:
+        cause = cause or RevertCause.ERROR
+        why = "finishing a revert that a previous run started"
+        return State(phase=Phase.REVERTING, step=step, revert_cause=cause, reason=why), [
+            Revert(cause, why)]
+    if phase is Phase.PROMOTING:
+        why = "finishing a promotion that a previous run started (every step had passed)"
+        return State(phase=Phase.PROMOTING, step=step, reason=why), [Promote(why)]
+    if phase.is_final and phase is not Phase.HELD:
+        raise IllegalTransition(f"a {phase.value} rollout is over; start a new one")
+    s, actions = _on_start(State(promote_requested=promote_requested),
+                           Start(now, min(max(step, 0), plan.last)), plan)
+    if phase is Phase.PAUSED:
+        s = replace(s, phase=Phase.PAUSED, paused_at=now)
+    return s, actions

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import errors, objects, openapi, protobuf, resources, selectors, updates, watch
+from . import errors, faults, objects, openapi, protobuf, resources, selectors, updates, watch
 from .routing import Target, resource_target, split
 from .store import APPLY, JSON_PATCH, MERGE, STRATEGIC
 
@@ -96,7 +96,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - answered as a 500 like a real server
             failure = errors.internal(f"{type(exc).__name__}: {exc}")
             code, payload, headers = failure.code, failure.status(), {}
-        self._send(code, payload, headers)
+        with contextlib.suppress(OSError):  # a client that gave up (a delayed write) is gone
+            self._send(code, payload, headers)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -181,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
                                   details={})
         if target.rt.plural not in SELF_REVIEWS:  # allowed to all (basic-user)
             self._authorize(target, query)
-        self._faults(target)
+        decision = self._faults(target)
         if target.rt.plural == "selfsubjectreviews":  # kubectl auth whoami
             return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
                          "metadata": {"creationTimestamp": objects.now_rfc3339()},
@@ -191,7 +192,17 @@ class Handler(BaseHTTPRequestHandler):
             review = protobuf.access_review(body) if body.startswith(protobuf.MAGIC) \
                 else self._parse(body, target)
             return 201, self.app.access_review(self._user, review, self._groups), {}
-        return self._verb(target, query, body)
+        answer = self._verb(target, query, body)
+        if decision.lost_answer:  # the write is applied; now its answer is lost
+            self._lose_answer(decision.lost_answer, decision.lost_after)
+        return answer
+
+    def _lose_answer(self, how: str, after: float) -> None:
+        if how == "504":
+            raise faults.timeout_error()
+        if how == "timeout":
+            time.sleep(after)
+        raise _Drop()
 
     def _openapi(self, path: str) -> tuple[int, Any, dict[str, str]]:
         if path == "/openapi/v3":
@@ -230,7 +241,7 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.forbidden(self._user, t.verb, t.rt.plural, t.rt.group, name,
                                    t.namespace, t.subresource)
 
-    def _faults(self, t: Target) -> None:
+    def _faults(self, t: Target) -> faults.Decision:
         decision = self.app.faults.decide(t.verb, t.rt.plural, t.namespace, t.name)
         if decision.latency:
             time.sleep(decision.latency)
@@ -240,6 +251,7 @@ class Handler(BaseHTTPRequestHandler):
             raise decision.error
         if decision.conflict:
             raise errors.conflict(t.rt.plural, t.rt.group, t.name)
+        return decision
 
     def _verb(self, t: Target, query: dict[str, str],
               body: bytes) -> tuple[int, Any, dict[str, str]]:

@@ -24,6 +24,7 @@ from shifter import retry, wiring
 from shifter.config import Config
 from shifter.errors import Conflict, InvalidInput, NotFound, RolledBack, ShifterError
 from shifter.kube.client import KubeClient, ObjectRef, PatchType
+from shifter.record import Record, RecordError, parse_record
 from shifter.release import commands, readiness, spec, template
 from shifter.report import Reporter
 from shifter.routers.base import Change, Colour, Router, Split, Target
@@ -86,6 +87,7 @@ class Release:
         self.preview_added = False
         self.lease: Any = None
         self.recorded: dict[str, Any] | None = None  # the Lease record as found
+        self.deployed: dict[str, Any] = {}  # the record's ``deploy`` field, once written
 
     # -- before the lock: refusals only ------------------------------------------------------
     def prepare(self, split: Split, resuming: Colour | None) -> Colour:
@@ -191,7 +193,18 @@ class Release:
             return
         deploy = {"phase": phase.value, "new": self._new().value, "images": self.images,
                   "since": round(time.time(), 3), **({"reason": reason} if reason else {})}
-        self.lease.write({**(self.lease.state or self.recorded or {}), "deploy": deploy})
+        self.deployed = deploy
+        self.lease.write(self._base_record().model_copy(update={"deploy": deploy}))
+
+    def _base_record(self) -> Record:
+        """What the Lease holds now (this run's last write, else the record found), so a
+        deploy phase never erases the previous rollout's record."""
+        if self.lease is not None and self.lease.record is not None:
+            return self.lease.record  # type: ignore[no-any-return]
+        try:
+            return parse_record(self.recorded) or Record()
+        except RecordError:
+            return Record()
 
     def _renew(self) -> None:
         """Keep the lock while waiting (the Lease expires after its duration otherwise)."""

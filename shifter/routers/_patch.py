@@ -48,6 +48,33 @@ def op_set(path: str, value: Any, *, present: bool) -> Op:
     return op_replace(path, value) if present else op_add(path, value)
 
 
+REVERTED_AT = "shifter.dev/reverted-at"
+
+
+def rv_test(obj: Mapping[str, Any]) -> list[Op]:
+    """A ``test`` of the resourceVersion read: a forward write that lands late (the client
+    gave up, the server applied it anyway) fails once anything else was written since."""
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    return [op_test(pointer("metadata", "resourceVersion"), rv)] if rv else []
+
+
+def stamp_ops(obj: Mapping[str, Any], stamp: str) -> list[Op]:
+    """Set the ``shifter.dev/reverted-at`` annotation: a revert always changes the object,
+    so its resourceVersion moves and a forward write still in flight is refused."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    if annotations is None:
+        return [op_add(pointer("metadata", "annotations"), {REVERTED_AT: stamp})]
+    return [op_set(pointer("metadata", "annotations", REVERTED_AT), stamp,
+                   present=REVERTED_AT in annotations)]
+
+
+def revert_stamp() -> str:
+    """A value that differs on every revert (wall time, microseconds)."""
+    import time
+
+    return f"{time.time():.6f}"
+
+
 def percent(part: int, total: int) -> int:
     """``part / total`` in whole percent, halves rounded up (no banker's rounding)."""
     return (200 * part + total) // (2 * total)

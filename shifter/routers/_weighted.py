@@ -21,7 +21,10 @@ from shifter.routers._patch import (
     op_test,
     percent,
     pointer,
+    revert_stamp,
+    rv_test,
     send,
+    stamp_ops,
     targets,
     verify,
 )
@@ -43,7 +46,8 @@ class Weighted:
     def __init__(self, base: str, *, index: dict[Colour, int], weight: dict[Colour, int | None],
                  default: int, idents: dict[Colour, list[tuple[str, Any]]],
                  template: dict[Colour, dict[str, Any]] | None = None,
-                 weight_key: str = "weight") -> None:
+                 weight_key: str = "weight", obj: dict[str, Any] | None = None) -> None:
+        self.obj = obj or {}  # the object as read (its metadata fences the write)
         self.base = base
         self.index = index
         self.weight = weight
@@ -145,8 +149,15 @@ class WeightedRouter:
         return split
 
     def _write(self, want: dict[Colour, int], live: Colour, summary: str,
-               dry_run: bool) -> list[Change]:
-        change = json_change(self.ref, self._loaded().ops(want), summary)
+               dry_run: bool, *, revert: bool = False) -> list[Change]:
+        """One JSON patch. A forward one also tests the resourceVersion read, so if the
+        server applies it late, after anything else was written, it fails; a revert always
+        changes the object (``shifter.dev/reverted-at``) so that such a write is refused."""
+        weighted = self._loaded()
+        ops = weighted.ops(want)
+        ops = (ops + stamp_ops(weighted.obj, revert_stamp()) if revert
+               else rv_test(weighted.obj) + ops)
+        change = json_change(self.ref, ops, summary)
         send(self.client, change, dry_run=dry_run)
         if not dry_run:
             self._hint = live
@@ -163,4 +174,4 @@ class WeightedRouter:
 
     def revert(self, new: Colour, *, dry_run: bool = False) -> list[Change]:
         return self._write(targets(new, 0), new.other,
-                           f"revert: 100% to {new.other}, 0% to {new}", dry_run)
+                           f"revert: 100% to {new.other}, 0% to {new}", dry_run, revert=True)

@@ -81,7 +81,7 @@ def parse_rule(route: dict[str, Any], index: int, target: Target
         weights[colour] = w
     idents = {c: [("/name", target.service(c))] for c in Colour}
     return Weighted(pointer("spec", "rules", index, "backendRefs"), index=index_of,
-                      weight=weights, default=1, idents=idents), ""
+                      weight=weights, default=1, idents=idents, obj=route), ""
 
 
 class GatewayRouter(WeightedRouter):

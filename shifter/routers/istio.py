@@ -142,7 +142,7 @@ def parse_route(vs: dict[str, Any], index: int, target: Target, config: IstioCon
                 for c, i in index_of.items()}
     return Weighted(pointer("spec", "http", index, "route"), index=index_of,
                       weight=weights, default=100 if len(entries) == 1 else 0,
-                      idents=idents, template=template), ""
+                      idents=idents, template=template, obj=vs), ""
 
 
 class IstioRouter(WeightedRouter):

@@ -19,9 +19,13 @@ Writes, each owning only what it names:
 - ``promote``: FIRST the main Ingress's colour backends are switched to the new colour
   (JSON patch, ``test`` on the old names), THEN the canary weight is set to "0". In
   between, every request already goes to the new colour; the old one keeps running.
-- ``revert``: the canary weight set to "0" by a merge patch of that one annotation: one
-  write that cannot be refused by a concurrent edit, because 0 is right whatever the
-  canary points at.
+- ``revert``: the canary weight set to "0" by a merge patch of that annotation (and
+  ``shifter.dev/reverted-at``): one write that cannot be refused by a concurrent edit,
+  because 0 is right whatever the canary points at. Where there is no canary, the revert
+  creates one at weight 0: the state is explicit, and a canary create still in flight is
+  refused (409) rather than landing after the revert. Every forward patch also ``test``s
+  the canary's resourceVersion, so a forward write the server applies late fails once the
+  revert wrote.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shifter.errors import InvalidInput, NotFound
 from shifter.kube.client import KubeClient, ObjectRef
 from shifter.routers._patch import (
+    REVERTED_AT,
     Op,
     check_services,
     check_weight,
@@ -47,6 +52,8 @@ from shifter.routers._patch import (
     op_test,
     percent,
     pointer,
+    revert_stamp,
+    rv_test,
     send,
     verify,
 )
@@ -233,18 +240,24 @@ def retarget_ops(found: list[tuple[str, str]], service: str) -> list[Op]:
     return tests + [op_replace(path, service) for path, name in found if name != service]
 
 
-def canary_ops(view: CanaryView, colour: Colour, raw: str, target: Target) -> list[Op]:
-    """JSON patch of an existing canary: guard backends and weight, then set both."""
-    ops = retarget_ops(view.backends, target.service(colour))
+def canary_ops(view: CanaryView, colour: Colour, raw: str, target: Target,
+               guard: list[Op] | None = None) -> list[Op]:
+    """JSON patch of an existing canary: guard backends and weight (and ``guard``, the
+    resourceVersion read), then set both."""
+    ops = [*(guard or []), *retarget_ops(view.backends, target.service(colour))]
     at = pointer("metadata", "annotations", WEIGHT)
     if view.raw is not None:
-        ops.insert(len(view.backends), op_test(at, view.raw))
+        ops.insert(len(guard or []) + len(view.backends), op_test(at, view.raw))
     return [*ops, op_set(at, raw, present=view.raw is not None)]
 
 
-def zero_weight_body() -> dict[str, Any]:
-    """Merge patch that stops the canary: only the canary-weight annotation."""
-    return {"metadata": {"annotations": {WEIGHT: "0"}}}
+def zero_weight_body(stamp: str | None = None) -> dict[str, Any]:
+    """Merge patch that stops the canary: the canary-weight annotation (and, in a revert,
+    ``shifter.dev/reverted-at``, so the object always changes)."""
+    annotations = {WEIGHT: "0"}
+    if stamp is not None:
+        annotations[REVERTED_AT] = stamp
+    return {"metadata": {"annotations": annotations}}
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -275,7 +288,9 @@ class NginxRouter:
         try:
             canary = self.client.get(self.canary_ref)
         except NotFound:
+            self._canary_obj: dict[str, Any] = {}
             return main, live, why, None
+        self._canary_obj = canary
         return main, live, why, canary_view(canary, self.target)
 
     def check(self) -> None:
@@ -315,7 +330,7 @@ class NginxRouter:
             if view.unusable:
                 raise InvalidInput(f"router.canary_ingress: {view.unusable}")
             raw = raw_weight(pct, view.total)
-            ops = canary_ops(view, colour, raw, self.target)
+            ops = canary_ops(view, colour, raw, self.target, rv_test(self._canary_obj))
             change = json_change(self.canary_ref, ops, f"canary: {pct}% to {colour}")
             expected = min(100, percent(int(raw), view.total))  # what the total can express
         send(self.client, change, dry_run=dry_run)
@@ -342,8 +357,14 @@ class NginxRouter:
     def revert(self, new: Colour, *, dry_run: bool = False) -> list[Change]:
         main, live, _, view = self._load()
         changes: list[Change] = []
-        if view is not None and view.raw not in (None, "0"):
-            changes.append(merge_change(self.canary_ref, zero_weight_body(),
+        if view is None:
+            # Explicit even where nothing is: a canary at weight 0, so a create still in
+            # flight is refused (409) instead of landing after the revert.
+            changes.append(Change(self.canary_ref, "create", canary_body(
+                main, self.canary_ref.name, new, "0", self.target),
+                summary=f"revert: canary at weight 0, all traffic to {new.other}"))
+        else:
+            changes.append(merge_change(self.canary_ref, zero_weight_body(revert_stamp()),
                                         f"revert: canary weight 0, all traffic to {new.other}"))
         found = colour_backends(main, self.target)
         if any(name != self.target.service(new.other) for _, name in found):

@@ -1,8 +1,9 @@
 """Service router: plain blue-green, the stable Service's selector names the live colour.
 
 No traffic splitting (``supports_partial = False``): the plan is one step of 100. Promote
-and revert are one merge patch of ``spec.selector.<label>`` and nothing else, so other
-selector keys, ports and annotations are never rewritten. Endpoints switch as soon as the
+and revert are one merge patch of ``spec.selector.<label>`` (a forward one carrying the
+resourceVersion read, a revert stamping ``shifter.dev/reverted-at``), so other selector
+keys, ports and annotations are never rewritten. Endpoints switch as soon as the
 selector does, so the new colour must be ready first (the engine checks that).
 """
 
@@ -15,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shifter.errors import InvalidInput
 from shifter.kube.client import KubeClient, ObjectRef
 from shifter.routers._patch import (
+    REVERTED_AT,
     check_services,
     check_weight,
     get_or_invalid,
     merge_change,
+    revert_stamp,
     send,
     verify,
 )
@@ -104,9 +107,23 @@ class ServiceRouter:
     def read(self) -> Split:
         return Split(self._colour(), 0)
 
-    def _point(self, colour: Colour, summary: str, dry_run: bool) -> list[Change]:
-        self._colour()  # read first: the Service exists and is ours
+    def _point(self, colour: Colour, summary: str, dry_run: bool, *,
+               revert: bool = False) -> list[Change]:
+        """One merge patch of the selector key. A forward write carries the resourceVersion
+        read (a late one is refused once anything moved); a revert carries none but always
+        changes the object (``shifter.dev/reverted-at``), so any forward write still in
+        flight is refused after it."""
+        svc = get_or_invalid(self.client, self.ref, "router.service")
+        colour_now, why = selector_colour(svc, self.config.label, self.config.values)
+        if colour_now is None:
+            raise InvalidInput(f"router.service: Service {self.target.namespace}/"
+                               f"{self.ref.name}: {why}")
         body = selector_body(self.config.label, self.config.values.of(colour))
+        if revert:
+            body["metadata"] = {"annotations": {REVERTED_AT: revert_stamp()}}
+        else:
+            body["metadata"] = {"resourceVersion": (svc.get("metadata") or {}).get(
+                "resourceVersion")}
         change = merge_change(self.ref, body, summary)
         send(self.client, change, dry_run=dry_run)
         if not dry_run:
@@ -129,4 +146,4 @@ class ServiceRouter:
 
     def revert(self, new: Colour, *, dry_run: bool = False) -> list[Change]:
         return self._point(new.other, f"revert: selector {self.config.label}="
-                           f"{self.config.values.of(new.other)}", dry_run)
+                           f"{self.config.values.of(new.other)}", dry_run, revert=True)

@@ -74,3 +74,77 @@ def test_faults_are_cleared_by_reseed(lab_nginx: Lab) -> None:
     assert measure_split(lab.info["ingress_url"], 10) == {"blue": 100.0}
     with pytest.raises(ValueError, match="colour"):
         lab.fault("red", error_rate=0.1)
+
+
+# -- API faults where the write is applied but its answer is lost (issue 12) -------------------
+
+def _client(lab: Lab, timeout: float = 10.0):
+    from shifter.kube.client import load_client
+
+    client = load_client(kubeconfig=lab.info["kubeconfig"])
+    client.request_timeout = timeout
+    return client
+
+
+def _svc_ref(lab: Lab):
+    from shifter.kube.client import ObjectRef
+
+    return ObjectRef("v1", "services", "Service", "shop", lab.namespace)
+
+
+@pytest.mark.parametrize("how", ["504", "reset", "timeout"])
+def test_a_lost_answer_still_applies_the_write(lab_service: Lab, how: str) -> None:
+    from shifter.errors import KubeError, KubeUnavailable
+    from shifter.kube.client import PatchType
+
+    lab = lab_service
+    client = _client(lab, timeout=1.0)
+    lab.apiserver.faults.set(resource="services", verbs="write", lost_answer=how,
+                             lost_writes=1, lost_after=3.0)
+    body = {"metadata": {"annotations": {"lab.test/lost": how}}}
+    with pytest.raises((KubeError, KubeUnavailable)) as err:
+        client.patch(_svc_ref(lab), body, PatchType.MERGE)
+    if how == "504":
+        assert getattr(err.value, "status", None) == 504
+    svc = lab.apiserver.store.get("v1", "services", lab.namespace, "shop")
+    assert svc["metadata"]["annotations"]["lab.test/lost"] == how  # applied all the same
+    # only the next write lost its answer
+    client.patch(_svc_ref(lab), {"metadata": {"annotations": {"lab.test/next": "ok"}}},
+                 PatchType.MERGE)
+
+
+def test_a_delayed_write_is_applied_after_the_client_gave_up(lab_service: Lab) -> None:
+    from shifter.errors import KubeUnavailable
+    from shifter.kube.client import PatchType
+
+    lab = lab_service
+    client = _client(lab, timeout=0.5)
+    lab.apiserver.faults.set(resource="services", verbs="write", delayed_writes=1,
+                             apply_delay=1.5)
+    with pytest.raises(KubeUnavailable):
+        client.patch(_svc_ref(lab), {"metadata": {"annotations": {"lab.test/late": "1"}}},
+                     PatchType.MERGE)
+
+    def annotations() -> dict:
+        svc = lab.apiserver.store.get("v1", "services", lab.namespace, "shop")
+        return svc["metadata"].get("annotations") or {}
+
+    assert "lab.test/late" not in annotations()  # not yet: the server is still holding it
+    wait_until(lambda: annotations().get("lab.test/late") == "1", timeout=10, interval=0.1,
+               what="the delayed write to be applied")
+
+
+def test_plain_504_is_answered_and_nothing_applied(lab_service: Lab) -> None:
+    from shifter.errors import KubeError
+    from shifter.kube.client import PatchType
+
+    lab = lab_service
+    client = _client(lab)
+    lab.apiserver.faults.set(resource="services", verbs="write", error_rate=1.0,
+                             error_code=504)
+    with pytest.raises(KubeError) as err:
+        client.patch(_svc_ref(lab), {"metadata": {"annotations": {"lab.test/x": "1"}}},
+                     PatchType.MERGE)
+    assert err.value.status == 504 and err.value.reason == "Timeout"
+    svc = lab.apiserver.store.get("v1", "services", lab.namespace, "shop")
+    assert "lab.test/x" not in (svc["metadata"].get("annotations") or {})

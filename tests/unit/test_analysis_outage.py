@@ -49,7 +49,7 @@ def test_an_outage_longer_than_max_unavailable_reverts_and_exits_5() -> None:
     assert router.calls[-1] == ("revert", 0) and router.weight == 0
     assert outcome.reason.startswith("Prometheus unavailable since ")
     assert "> analysis.max_unavailable 30s" in outcome.reason
-    assert eng.record()["cause"] == "prometheus_unavailable"
+    assert eng.record().cause == "prometheus_unavailable"
 
 
 def test_a_shorter_outage_is_reported_and_ridden_out() -> None:

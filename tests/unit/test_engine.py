@@ -183,9 +183,9 @@ def test_record_for_the_lease_says_where_the_rollout_is():
     eng, *_ = engine(lambda w, win: Verdict.PASS)
     eng.run()
     record = eng.record()
-    assert record["phase"] == "promoted" and record["weight"] == 100
-    assert record["new"] == "green" and record["live"] == "blue"
-    assert record["history"] and record["history"][-1]["verdict"] == "pass"
+    assert record.phase is Phase.PROMOTED and record.weight == 100
+    assert record.new == "green" and record.live == "blue" and record.rollout
+    assert record.history and record.history[-1].verdict == "pass"
 
 
 def test_refused_first_weight_changes_nothing_and_is_invalid_input():
@@ -219,7 +219,7 @@ class LosingLease:
         self.ok = ok
         self.writes = 0
 
-    def write(self, state=None, *, release=False):
+    def write(self, state=None, *, release=False, deadline=10.0):
         self.writes += 1
         if self.writes > self.ok:
             raise LockLost("lease shifter-shop was taken over by someone/else")
@@ -227,11 +227,14 @@ class LosingLease:
     def due_for_renewal(self):
         return False
 
-    def check_held(self):
+    def held_for(self):
+        return 10.0
+
+    def check_held(self, *, deadline=10.0):
         if self.writes >= self.ok:
             raise LockLost("lease shifter-shop was taken over by someone/else")
 
-    def poll(self):
+    def poll(self, *, deadline=10.0):
         return None
 
 
@@ -245,7 +248,7 @@ def test_a_run_superseded_by_another_stops_without_touching_traffic():
 
 
 class ForbiddenLease(LosingLease):
-    def write(self, state=None, *, release=False):
+    def write(self, state=None, *, release=False, deadline=10.0):
         self.writes += 1
         if self.writes > self.ok:
             raise Forbidden("forbidden: cannot update leases/shifter-shop", status=403)
@@ -276,10 +279,10 @@ class TakenLease(LosingLease):
     """Writes succeed, but another run holds the lease when the engine checks before a
     router write (the fencing read)."""
 
-    def write(self, state=None, *, release=False):
+    def write(self, state=None, *, release=False, deadline=10.0):
         self.writes += 1
 
-    def check_held(self):
+    def check_held(self, *, deadline=10.0):
         if self.writes >= self.ok:
             raise LockLost("lease shifter-shop was taken over by someone/else")
 
@@ -316,3 +319,167 @@ def test_a_resumed_promote_request_is_kept():
     outcome = eng.run(start_step=0, resume_phase="shifting")
     assert outcome.phase is Phase.PROMOTED
     assert router.calls == [("set", 10), ("promote", 100)]
+
+
+# -- issue 13 --------------------------------------------------------------------------------
+
+class RecordingLease(LosingLease):
+    """Writes succeed; records what was written and when, and serves scripted requests."""
+
+    def __init__(self, router=None, requests=()) -> None:
+        super().__init__(ok=10**6)
+        self.router = router
+        self.records = []
+        self.requests = list(requests)
+        self.valid = 10.0
+
+    def write(self, state=None, *, release=False, deadline=10.0):
+        self.writes += 1
+        if state is not None:
+            self.records.append((state, list(self.router.calls) if self.router else []))
+
+    def held_for(self):
+        return self.valid
+
+    def poll(self, *, deadline=10.0):
+        return self.requests.pop(0) if self.requests else None
+
+
+def test_the_revert_write_comes_before_the_record_of_it():
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL)
+    eng.lease = lease = RecordingLease(router)
+    eng.run()
+    reverting = [calls for rec, calls in lease.records if rec.phase is Phase.REVERTING]
+    assert reverting and all(("revert", 0) in calls for calls in reverting)
+
+
+def test_an_unknown_request_changes_nothing_and_is_recorded_as_handled():
+    from shifter.record import OperatorRequest
+
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = RecordingLease(router, [OperatorRequest(action="abrot", id="t1",
+                                                        rollout=eng.rollout_id)])
+    outcome = eng.run()
+    assert outcome.phase is Phase.PROMOTED and "t1" in eng.handled
+
+
+def test_a_request_posted_to_another_rollout_is_ignored():
+    from shifter.record import OperatorRequest
+
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = RecordingLease(router, [OperatorRequest(action="promote-force", id="old",
+                                                        rollout="an-earlier-one")])
+    outcome = eng.run()
+    assert outcome.phase is Phase.PROMOTED
+    assert [c for c in router.calls if c[0] == "set"] == [("set", 10), ("set", 50),
+                                                          ("set", 100)]
+
+
+def test_an_expired_own_lease_stops_forward_moves_and_reverts():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.lease = lease = RecordingLease(router)
+    lease.valid = -1.0  # the Lease API failed for longer than the lease duration
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED and "lease" in outcome.reason
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+def test_a_signal_before_the_first_weight_moves_nothing():
+    eng, router, *_ = engine(lambda w, win: Verdict.PASS)
+    eng.interrupt.set("SIGTERM")
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and outcome.exit_code == 4 and router.calls == []
+
+
+def test_a_failed_revert_records_weight_unknown_not_zero():
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL, router=FakeRouter(fail_revert=10**6))
+    eng.run()
+    assert eng.record().weight is None
+
+
+class LateRouter(FakeRouter):
+    """The first set_weight times out; the server applies it after the revert."""
+
+    def __init__(self, clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.late_at: float | None = None
+
+    def set_weight(self, new, weight, *, dry_run=False):
+        if self.late_at is None:
+            self.late_at = self.clock.now + 20.0
+            from shifter.errors import KubeUnavailable
+            raise KubeUnavailable("read timeout")
+        raise KubeError("boom", status=500)
+
+    def read(self):
+        if self.late_at is not None and self.clock.now >= self.late_at:
+            self.weight, self.late_at = 10, float("inf")  # the late write lands once
+        return super().read()
+
+
+def test_a_late_forward_write_is_seen_after_the_grace_and_reverted_again():
+    clock = Clock()
+    router = LateRouter(clock)
+    eng = Engine(router=router, analyzer=ScriptedAnalyzer(router, lambda w, win: Verdict.PASS),
+                 plan=make_plan((10, 50, 100), bake=5, interval=1), target=TARGET,
+                 new=Colour.GREEN, reporter=Events(), clock=clock, sleep=clock.sleep,
+                 revert_deadline=5.0, late_write_grace=30.0)
+    start = clock.now
+    outcome = eng.run()
+    assert outcome.phase is Phase.FAILED
+    assert router.calls == [("revert", 0), ("revert", 0)]  # the second undoes the late one
+    assert router.weight == 0 and clock.now - start >= 30.0
+
+
+def test_a_signal_cuts_a_forward_writes_retries_short_and_reverts():
+    eng, router, _, _, clock = engine(lambda w, win: Verdict.PASS)
+    original = router.set_weight
+    attempts = {"n": 0}
+
+    def set_weight(new, weight, *, dry_run=False):
+        if weight == 50:
+            attempts["n"] += 1
+            if attempts["n"] == 2:
+                eng.interrupt.set("SIGTERM")
+            raise KubeError("injected", status=500)
+        return original(new, weight)
+
+    router.set_weight = set_weight
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and attempts["n"] == 2  # not 30 s of retries
+    assert router.calls == [("set", 10), ("revert", 0)]
+
+
+def test_a_signal_cuts_prometheus_retries_short():
+    from shifter.errors import PrometheusUnavailable
+
+    eng, router, analyzer, _, clock = engine(lambda w, win: Verdict.PASS)
+    calls = {"n": 0}
+
+    def evaluate(window):
+        calls["n"] += 1
+        eng.interrupt.set("SIGTERM")
+        raise PrometheusUnavailable("connection refused")
+
+    analyzer.evaluate = evaluate
+    outcome = eng.run()
+    assert outcome.phase is Phase.ABORTED and calls["n"] == 1
+
+
+def test_warning_events_are_written_after_the_revert_write_in_order():
+    eng, router, *_ = engine(lambda w, win: Verdict.FAIL)
+
+    class Recorder:
+        def __init__(self):
+            self.seen = []
+
+        def record(self, reason, message, *, warning=False):
+            self.seen.append((reason, list(router.calls)))
+
+    eng.events = rec = Recorder()
+    eng.run()
+    reasons = [r for r, _ in rec.seen]
+    assert reasons.index("CheckFailed") < reasons.index("Reverted")
+    at_check_failed = next(calls for r, calls in rec.seen if r == "CheckFailed")
+    assert ("revert", 0) in at_check_failed  # the router write came first

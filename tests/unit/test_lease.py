@@ -1,12 +1,17 @@
 """Lease bookkeeping that needs no server: holder expiry, records, requests, durations."""
 
+import copy
 import json
 
 import pytest
 
+from shifter.errors import Conflict, KubeUnavailable, NotFound
+from shifter.kube.client import KubeClient
 from shifter.lease import (
     REQUEST_KEY,
     STATE_KEY,
+    Lease,
+    LockLost,
     holder_of,
     lease_seconds,
     now_micro,
@@ -14,6 +19,7 @@ from shifter.lease import (
     request_of,
     state_of,
 )
+from shifter.record import Record
 
 
 def lease(holder="run-1", renew=1000.0, duration=15, annotations=None):
@@ -51,3 +57,94 @@ def test_lease_seconds_from_the_environment(monkeypatch):
     assert lease_seconds() == 2  # never shorter than the renewal cadence can keep
     monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "soon")
     assert lease_seconds() == 15
+
+
+# -- the Lease as client-go's leader election uses it (issue 13, defect 3) --------------------
+
+
+
+class LeaseServer(KubeClient):
+    """One Lease with resourceVersion checks; ``conflicts`` answers the next N PUTs 409."""
+
+    def __init__(self) -> None:
+        self.obj = None
+        self.rv = 0
+        self.conflicts = 0
+        self.on_conflict = None
+
+    def get(self, ref):
+        if self.obj is None:
+            raise NotFound("no lease", status=404)
+        return copy.deepcopy(self.obj)
+
+    def _store(self, body):
+        self.rv += 1
+        self.obj = copy.deepcopy(body)
+        self.obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+        return copy.deepcopy(self.obj)
+
+    def create(self, ref, body, *, dry_run=False):
+        return self._store(body)
+
+    def replace(self, ref, body, *, dry_run=False):
+        if self.conflicts > 0 or body["metadata"].get("resourceVersion") != str(self.rv):
+            self.conflicts = max(0, self.conflicts - 1)
+            if self.on_conflict:
+                self.on_conflict(self)
+            raise Conflict("the object has been modified", status=409)
+        return self._store(body)
+
+
+def test_conflicts_alone_are_retried_never_a_takeover():
+    server = LeaseServer()
+    lease = Lease(server, "shop", "demo", identity="me")
+    lease.acquire()
+    server.conflicts = 12  # more than the old limit of 10
+    lease.write(Record(rollout="r1"))
+    assert server.obj["spec"]["holderIdentity"] == "me"
+    assert json.loads(server.obj["metadata"]["annotations"][STATE_KEY])["rollout"] == "r1"
+
+
+def test_a_foreign_holder_seen_after_a_conflict_is_a_takeover():
+    server = LeaseServer()
+    lease = Lease(server, "shop", "demo", identity="me")
+    lease.acquire()
+    server.conflicts = 1
+    server.on_conflict = lambda s: s.obj["spec"].update(holderIdentity="other")
+    with pytest.raises(LockLost, match="other"):
+        lease.write(Record())
+
+
+def test_conflicts_past_the_budget_give_up_without_losing_the_lock():
+    server = LeaseServer()
+    lease = Lease(server, "shop", "demo", identity="me")
+    lease.acquire()
+    server.conflicts = 10**9
+    with pytest.raises(KubeUnavailable) as err:
+        lease.write(Record(), deadline=0.05)
+    assert not isinstance(err.value, LockLost)
+
+
+def test_a_handled_request_is_not_returned_again_and_is_cleared():
+    server = LeaseServer()
+    lease = Lease(server, "shop", "demo", identity="me")
+    lease.acquire()
+    server.obj["metadata"].setdefault("annotations", {})[REQUEST_KEY] = json.dumps(
+        {"action": "pause", "id": "q1", "rollout": "r1"})
+    lease.obj = None
+    req = lease.poll()
+    assert req is not None and req.id == "q1" and req.rollout == "r1"
+    lease.write(Record(rollout="r1", handled=["q1"]))
+    assert REQUEST_KEY not in server.obj["metadata"]["annotations"]
+    assert lease.poll() is None
+
+
+def test_own_lease_validity_counts_from_the_last_renewal():
+    now = [1000.0]
+    server = LeaseServer()
+    lease = Lease(server, "shop", "demo", identity="me", duration=15, clock=lambda: now[0])
+    lease.acquire()
+    now[0] += 14
+    assert lease.held_for() == pytest.approx(1.0)
+    now[0] += 2
+    assert lease.held_for() < 0

@@ -146,6 +146,7 @@ def test_round_trip_leaves_other_routes_and_fields_untouched() -> None:
     assert primary == {"name": "primary", "timeout": "5s", "route": [
         {"destination": {"host": "shop-blue" + FQDN, "port": {"number": 80}}},
         {"destination": {"host": "shop-green", "port": {"number": 80}}}]}
+    assert after["metadata"]["annotations"].pop("shifter.dev/reverted-at")  # the revert's fence
     assert after["metadata"]["annotations"] == {"a": "b"}
     assert {w[0] for w in fake.writes} == {PatchType.JSON.name}
 

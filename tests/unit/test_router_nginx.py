@@ -158,7 +158,9 @@ def test_round_trip_creates_canary_then_promotes_and_goes_back() -> None:
     assert r.read() == Split(GREEN, 10)
     fake.writes.clear()
     changes = r.revert(BLUE)
-    assert len(changes) == 1 and changes[0].body == zero_weight_body()
+    assert len(changes) == 1
+    stamp = changes[0].body["metadata"]["annotations"]["shifter.dev/reverted-at"]
+    assert changes[0].body == zero_weight_body(stamp)
     assert r.read() == Split(GREEN, 0)
     main = fake.get(ref("Ingress", "shop"))
     expected = main_ingress("shop-green")
@@ -195,8 +197,13 @@ def test_set_weight_refuses_a_canary_that_is_not_ours_to_retarget() -> None:
 def test_set_weight_zero_without_canary_writes_nothing() -> None:
     r, fake = router(main_ingress())
     assert r.set_weight(GREEN, 0) == []
-    assert r.revert(GREEN) == []
-    assert fake.writes == []
+    # a revert makes the state explicit: a canary at weight 0, so that a late create of a
+    # forward write is refused instead of landing after the revert
+    (change,) = r.revert(GREEN)
+    assert change.verb == "create" and change.body["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/canary-weight"] == "0"
+    assert r.read() == Split(BLUE, 0)
+    assert [verb for verb, *_ in fake.writes] == ["create"]
 
 
 def test_concurrent_retarget_of_the_canary_fails_the_write() -> None:

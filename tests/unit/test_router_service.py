@@ -49,7 +49,9 @@ def test_round_trip_flips_only_its_key() -> None:
     assert r.read() == Split(BLUE, 0)
     changes = r.promote(GREEN)
     assert changes[0].patch_type is PatchType.MERGE
-    assert changes[0].body == {"spec": {"selector": {"color": "green"}}}
+    # the forward write is fenced by the resourceVersion it read
+    assert changes[0].body == {"spec": {"selector": {"color": "green"}},
+                               "metadata": {"resourceVersion": "3"}}
     assert r.read() == Split(GREEN, 0)
     r.revert(GREEN)
     assert r.read() == Split(BLUE, 0)
@@ -59,6 +61,7 @@ def test_round_trip_flips_only_its_key() -> None:
     assert r.read() == Split(BLUE, 0)
     svc = fake.get(ref("Service", "shop"))
     assert svc["spec"]["selector"] == {"app": "shop", "color": "blue"}
+    assert svc["metadata"]["annotations"].pop("shifter.dev/reverted-at")  # the revert's fence
     assert svc["metadata"]["annotations"] == {"keep": "me"}
 
 

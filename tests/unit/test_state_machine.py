@@ -21,7 +21,9 @@ from shifter.state import (
     Start,
     State,
     WeightApplied,
+    WeightFailed,
     advance,
+    resume,
 )
 
 PLAN = make_plan((10, 50, 100), bake=10, interval=1, deadline=30)
@@ -223,9 +225,58 @@ def test_pending_events():
     assert s.phase is Phase.FAILED
 
 
-def test_unknown_request_is_illegal():
+def test_unknown_request_changes_nothing():
+    # a typo in `kubectl annotate` must never revert a rollout (issue 13, defect 8); the
+    # engine warns and records an Event
+    s = started()
+    assert advance(s, Request(1.0, "explode"), PLAN) == (s, [])
+
+
+def test_a_refused_first_weight_fails_without_a_revert():
+    s, _ = advance(State(), Start(0.0), PLAN)
+    s, a = advance(s, WeightFailed(1.0, "forbidden", refused=True, moved=False), PLAN)
+    assert s.phase is Phase.FAILED and a == []
+
+
+@pytest.mark.parametrize("refused,moved", [(True, True), (False, False), (False, True)])
+def test_a_weight_that_could_not_be_set_reverts(refused, moved):
+    s, _ = advance(State(), Start(0.0), PLAN)
+    s, a = advance(s, WeightFailed(1.0, "timeout", refused=refused, moved=moved), PLAN)
+    assert s.phase is Phase.REVERTING and a == [Revert(RevertCause.ERROR, "timeout")]
+
+
+def test_resume_finishes_a_promotion_never_reverts_it():
+    s, a = resume(Phase.PROMOTING, 2, PLAN, now=5.0)
+    assert s.phase is Phase.PROMOTING and [type(x) for x in a] == [Promote]
+    s, a = advance(s, Done(6.0), PLAN)
+    assert s.phase is Phase.PROMOTED and a == []
+
+
+def test_resume_finishes_a_revert_with_its_cause():
+    s, a = resume(Phase.REVERTING, 1, PLAN, now=5.0, cause=RevertCause.SLO)
+    assert a == [Revert(RevertCause.SLO, s.reason)]
+    assert advance(s, Done(6.0), PLAN)[0].phase is Phase.ROLLED_BACK
+
+
+@pytest.mark.parametrize("phase", [Phase.PENDING, Phase.SHIFTING, Phase.HELD])
+def test_resume_sets_the_recorded_step_again(phase):
+    s, a = resume(phase, 1, PLAN, now=5.0)
+    assert s.phase is Phase.SHIFTING and a == [SetWeight(1, 50)]
+
+
+def test_resume_keeps_a_pause_and_a_pending_promote():
+    s, a = resume(Phase.PAUSED, 0, PLAN, now=5.0, promote_requested=True)
+    assert s.phase is Phase.PAUSED and s.promote_requested and a == [SetWeight(0, 10)]
+    s, _ = advance(s, WeightApplied(5.0), PLAN)
+    s, a = advance(s, Sample(100.0, P), PLAN)
+    assert a == []  # paused: holds
+
+
+@pytest.mark.parametrize("phase", [Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED,
+                                   Phase.FAILED])
+def test_a_finished_rollout_is_not_resumed(phase):
     with pytest.raises(IllegalTransition):
-        advance(started(), Request(1.0, "explode"), PLAN)
+        resume(phase, 0, PLAN, now=0.0)
 
 
 @pytest.mark.parametrize("phase", [p for p in Phase if p.is_final])
@@ -239,3 +290,17 @@ def test_every_transition_in_the_table_is_exercised_somewhere():
     # A guard against table entries nobody thought about: each key has a legal handler.
     for (phase, event_type), handler in TRANSITIONS.items():
         assert callable(handler), (phase, event_type)
+
+
+@pytest.mark.parametrize("phase", [Phase.SHIFTING, Phase.PAUSED, Phase.HELD])
+def test_a_revert_begun_before_a_crash_is_finished_not_undone(phase):
+    # the revert's router write comes before its record: traffic found back on the old
+    # colour while the record read some on the new one means a revert had started
+    s, a = resume(phase, 1, PLAN, now=5.0, moved_back=True)
+    assert s.phase is Phase.REVERTING and [type(x) for x in a] == [Revert]
+    assert advance(s, Done(6.0), PLAN)[0].phase is Phase.FAILED
+
+
+def test_moved_back_never_turns_a_promotion_into_a_revert():
+    s, a = resume(Phase.PROMOTING, 2, PLAN, now=5.0, moved_back=True)
+    assert s.phase is Phase.PROMOTING
