@@ -106,9 +106,16 @@ def abort_unheld(client: KubeClient, release: str, ns: str, *, by: str,
         if rec is None or not rec.router or not rec.new:
             raise InvalidInput(f"abort: nothing to abort for {release}: the record names no "
                                f"rollout")
-        router, target, new = _router(client, ns, release, rec)
         if rec.phase is Phase.PROMOTED:
             raise _promoted(release, "")
+        if rec.phase in (Phase.ABORTED, Phase.ROLLED_BACK) and rec.weight == 0:
+            # The run that ended it read its revert back (and re-read it after any write
+            # whose answer was lost): nothing to put back.
+            lease.release_lock()
+            say(f"abort: nothing to do: {release} is {rec.phase.value}, traffic on "
+                f"{rec.live}")
+            return
+        router, target, new = _router(client, ns, release, rec)
         if rec.phase is Phase.PROMOTING:
             retry.kube(lambda: router.promote(new), what="promote", retry_on_invalid=True,
                        deadline=60.0)

@@ -66,7 +66,7 @@ class Verdict(BaseModel):
     weight: int
     verdict: str
     cause: str | None = None
-    at: float
+    at: float = 0.0
     reason: str = ""
     values: dict[str, Any] = Field(default_factory=dict)
 

@@ -59,9 +59,11 @@ def expected_grants(router: str, release: str = "shop", *, operator: bool = Fals
             out.discard((group, resource, "patch", release))
         out |= {("coordination.k8s.io", "leases", verb, lease)
                 for verb in ("get", "patch", "update")}
+        out |= {("apps", "deployments", "get", name) for name in colours}  # status
         return frozenset(out)
     out |= {("", "services", "get", name) for name in colours}
-    out |= {("apps", "deployments", "get", name) for name in colours}
+    out |= {("apps", "deployments", verb, name) for verb in ("get", "patch")
+            for name in colours}
     out |= {("coordination.k8s.io", "leases", "get", lease),
             ("coordination.k8s.io", "leases", "update", lease),
             ("coordination.k8s.io", "leases", "create", ""), ("", "events", "create", "")}

@@ -36,12 +36,16 @@ class Result:
 
 
 def config(lab: Lab, router: str, **overrides: Any) -> dict[str, Any]:
-    """A fast shift.yaml for the lab: 1 s interval, 3 s bake, 20 requests minimum."""
+    """A fast shift.yaml for the lab: 1 s interval, 3 s bake, 20 requests minimum, 5% errors."""
     cfg: dict[str, Any] = {
         "release": lab.release, "namespace": lab.namespace, "router": {"kind": router},
         "steps": [10, 50, 100], "bake": "3s", "interval": "1s", "step_deadline": "15s",
+        # 5%, not 1%: a healthy green that happens to fail one request in the ~80 it gets at
+        # 10% within a 15 s deadline cannot show a rate below 1% (docs/analysis.md: telling
+        # 1% from 2% takes ~1,500 requests), so the quick lab config would revert it at the
+        # deadline. The faulty greens of these tests fail 20-30% of requests.
         "analysis": {"prometheus": lab.info["prometheus_url"], "preset": "app",
-                     "max_error_rate": 0.01, "max_latency_p99": "200ms", "min_requests": 20},
+                     "max_error_rate": 0.05, "max_latency_p99": "200ms", "min_requests": 20},
     }
     for key, value in overrides.items():
         if key == "analysis":

@@ -52,6 +52,7 @@ TOKENS = {RUNNER: "rbac-runner-token", OPERATOR: "rbac-operator-token"}  # lab-o
 ROUTERS = ("nginx", "gateway", "istio", "service")
 FAST = {"bake": "2s", "interval": "1s"}  # min_requests is 20 in `config()`
 SLOW = {"bake": "30s", "step_deadline": "60s"}  # a first step that stays put meanwhile
+DEPLOY = {"images": {"app": "registry.lab/shop:v2"}}  # a new image: needs patch on Deployments
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 ROUTER_RESOURCE = {"nginx": ("networking.k8s.io", "ingresses"),
                    "gateway": ("gateway.networking.k8s.io", "httproutes"),
@@ -199,7 +200,7 @@ def test_rollouts_and_operator_commands_with_the_shipped_roles(
     runner, operator = users(lab, tmp_path, router)
     lab.apiserver.requests.clear()
 
-    there = runner.run(router)  # blue -> green
+    there = runner.run(router, deploy=DEPLOY)  # blue -> green, deploying a new image
     assert there.code == 0, there.stderr[-3000:]
     wait_for_split(lab, {"green": 100.0})
     back = runner.run(router)  # green -> blue: the other colour's objects
@@ -275,7 +276,9 @@ def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: La
     before = router_objects(lab)
     lab.apiserver.requests.clear()
 
-    result = runner.run(router)
+    # `patch` on Deployments is needed only to deploy an image (--image / deploy:).
+    result = runner.run(router, **({"deploy": DEPLOY} if rule["resources"] == ["deployments"]
+                                   and verb == "patch" else {}))
 
     denied = forbidden_of(lab, RUNNER)
     assert denied, f"removing {verb} from {rule} forbade nothing"
@@ -321,7 +324,7 @@ def _operator_scenario(router: str, verb: str, resource: str, runner: As, operat
         finally:
             run.kill()
         return result
-    if resource == "leases" and verb == "get":
+    if verb == "get" and resource in ("leases", "deployments"):
         return operator.control("status")
     crash_after_first_step(runner, lab, router)  # update, router get/patch: abort alone
     return operator.control("abort")
@@ -329,7 +332,7 @@ def _operator_scenario(router: str, verb: str, resource: str, runner: As, operat
 
 @pytest.mark.parametrize("verb,resource", [("get", "leases"), ("patch", "leases"),
                                            ("update", "leases"), ("get", "router"),
-                                           ("patch", "router")])
+                                           ("patch", "router"), ("get", "deployments")])
 def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: Lab,
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without one verb of the operators' Role, the command that needs it fails with the
@@ -346,6 +349,10 @@ def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: La
 
     denied = forbidden_of(lab, OPERATOR)
     assert {(r, v) for _, r, v, _ in denied} == {(plural, verb)}, denied
+    if resource == "deployments":  # status still answers, and says what it cannot read
+        assert result.code == 0, result.stderr
+        assert "forbidden: cannot get deployments.apps/" in result.stdout, result.stdout
+        return
     assert f"forbidden: cannot {verb} " in result.stderr, result.stderr
     # a denied Lease call is invalid input (2); a denied router call fails the revert that
     # `abort` took over (1, "revert ... FAILED", with what to do by hand)
