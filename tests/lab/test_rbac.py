@@ -203,7 +203,7 @@ def test_rollouts_and_operator_commands_with_the_shipped_roles(
     there = runner.run(router, deploy=DEPLOY)  # blue -> green, deploying a new image
     assert there.code == 0, there.stderr[-3000:]
     wait_for_split(lab, {"green": 100.0})
-    back = runner.run(router)  # green -> blue: the other colour's objects
+    back = runner.run(router, deploy={"images": {"app": "registry.lab/shop:v3"}})  # to blue
     assert back.code == 0, back.stderr[-3000:]
     wait_for_split(lab, {"blue": 100.0})
     status = operator.control("status")
@@ -324,7 +324,10 @@ def _operator_scenario(router: str, verb: str, resource: str, runner: As, operat
         finally:
             run.kill()
         return result
-    if verb == "get" and resource in ("leases", "deployments"):
+    if verb == "get" and resource == "deployments":  # status of a recorded rollout
+        assert runner.run(router).code == 0
+        return operator.control("status")
+    if verb == "get" and resource == "leases":
         return operator.control("status")
     crash_after_first_step(runner, lab, router)  # update, router get/patch: abort alone
     return operator.control("abort")

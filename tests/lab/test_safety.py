@@ -222,13 +222,11 @@ def test_a_failing_green_is_reverted_at_once_while_the_lease_api_answers_500(lab
     first_fail = next(i for i, e in enumerate(result.events)
                       if e["event"] == "verdict" and e["verdict"] == "fail")
     assert names[first_fail + 1:first_fail + 3] == ["revert", "reverted"]
-    fail_at = result.events[first_fail]["time"]
-    took = result.of("reverted")[0]["time"] - fail_at
-    print(f"failing verdict to reverted: {took:.3f}s")
-    # Issue 13's acceptance bound (two intervals of 1 s), far from both the fixed engine
-    # (a router write: tens of ms) and the old one (a Lease write retried 10 s first);
-    # the distribution is measured in bench/bench_revert_lease.py.
-    assert took < 2.0
+    # The revert's router write is the next thing after the decision: no Lease write or
+    # read (all answered 500 here) comes between (the order above is the engine's). How
+    # long that takes is measured in bench/bench_revert_lease.py (issue 13's bound: two
+    # intervals), not asserted here.
+    assert result.of("reverted") and result.of("revert")[0]["cause"] == "slo"
     wait_for_split(lab, {"blue": 100.0})
 
 
