@@ -43,6 +43,7 @@ from shifter.report import Reporter
 from shifter.routers.base import Colour, Router, Target
 from shifter.state import (
     Action,
+    AwaitApproval,
     Broken,
     Done,
     Event,
@@ -56,6 +57,7 @@ from shifter.state import (
     Sample,
     SetWeight,
     Start,
+    StartWatch,
     State,
     WeightApplied,
     WeightFailed,
@@ -170,8 +172,9 @@ class Engine:
     def _safety_revert(self, exc: Exception) -> None:
         """An unexpected error (a bug) must never leave unverified traffic on the new
         colour: put it back, loudly, then let the error surface (exit 1)."""
-        if not self.traffic_moved or self.state.phase in (Phase.PROMOTING, Phase.PROMOTED,
-                                                          Phase.ROLLED_BACK, Phase.ABORTED):
+        if not self.traffic_moved or self.state.phase in (
+                Phase.PROMOTING, Phase.PROMOTED, Phase.WATCHING, Phase.ROLLED_BACK,
+                Phase.ABORTED):
             return
         if isinstance(exc, ShifterError) and self.state.phase is Phase.FAILED:
             return  # already handled: e.g. a refused first weight, nothing moved
@@ -297,8 +300,8 @@ class Engine:
         if action is None:
             log.warning("ignored an unknown request", action=req.action, by=req.by)
             self._kevent("RequestIgnored", f"unknown request {req.action[:80]!r} from "
-                         f"{req.by}: expected abort, promote, promote-force, pause or "
-                         f"resume", warning=True)
+                         f"{req.by}: expected abort, approve, promote, promote-full, "
+                         f"promote-force, pause or resume", warning=True)
             self._persist(deadline=LOOP_BUDGET)
             return None
         self.reporter.emit("request", action=action.value, by=req.by)
@@ -357,7 +360,36 @@ class Engine:
         if isinstance(action, Release):
             self._release(action.reason)
             return None
+        if isinstance(action, AwaitApproval):
+            self._await_approval(action)
+            return None
+        if isinstance(action, StartWatch):
+            self._start_watch(action)
+            return None
         raise AssertionError(action)
+
+    def _await_approval(self, a: AwaitApproval) -> None:
+        """A gate: announce it; the loop keeps sampling (a failure still reverts)."""
+        command = f"shifter approve {self.target.release} -n {self.target.namespace}"
+        timeout = self.plan.approval_timeout
+        self.reporter.emit("awaiting_approval", step=a.step, weight=a.weight,
+                           next_weight=a.next_weight, timeout=timeout, command=command)
+        self._notify("awaiting_approval", step=a.step + 1, weight=a.weight,
+                     next_weight=a.next_weight, command=command)
+        self._kevent("AwaitingApproval", f"holding {a.weight}% on "
+                     f"{self.target.service(self.new)} until approved ({command}); "
+                     f"reverted after {timeout:g}s without an answer")
+
+    def _start_watch(self, a: StartWatch) -> None:
+        """Judge the new live colour every interval for ``a.seconds`` (a fresh test
+        against the absolute limits and the pre-rollout baseline)."""
+        if self.analyzer is not None:
+            self.analyzer.start_watch()
+        self._next_tick = self.clock() + self.plan.interval
+        self.reporter.emit("watch", new=self.new.value, seconds=a.seconds)
+        self._kevent("Watching", f"{self.target.service(self.new)} is live; watching it for "
+                     f"{a.seconds:g}s (a failure puts all traffic back on "
+                     f"{self.target.service(self.live)})")
 
     def _fence(self) -> str:
         reason = self._keeper.fence()
@@ -474,7 +506,16 @@ class Engine:
             promote_requested=s.promote_requested, handled=self.handled[-20:],
             history=[_verdict(h) for h in self.history[-HISTORY:]], deploy=self.deploy,
             cause=self.last_cause,
-            analysis=self.analyzer.state() if self.analyzer is not None else {})
+            analysis=self.analyzer.state() if self.analyzer is not None else {},
+            watch_until=self._wall(s.watch_until) if s.phase is Phase.WATCHING else None,
+            approval_until=(self._wall(s.awaiting_since + self.plan.approval_timeout)
+                            if s.phase is Phase.AWAITING_APPROVAL
+                            and s.awaiting_since is not None else None),
+            promoted_at=self._wall(s.promoted_at))
+
+    def _wall(self, t: float | None) -> float | None:
+        """A monotonic instant as unix time (for the record)."""
+        return None if t is None else round(time.time() + (t - self.clock()), 3)
 
     def _persist(self, *, deadline: float | None = None) -> None:
         """Record the state in the Lease (``LeaseKeeper.persist``)."""

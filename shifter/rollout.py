@@ -42,7 +42,8 @@ def build_plan(cfg: Config, router: Router) -> Plan:
     return make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval,
                      deadline=cfg.step_deadline, supports_partial=router.supports_partial,
                      max_consecutive_failures=cfg.failure_limits.consecutive,
-                     max_total_failures=cfg.failure_limits.total)
+                     max_total_failures=cfg.failure_limits.total, gates=cfg.gated_weights,
+                     approval_timeout=cfg.approval_timeout, watch=cfg.after_promotion.watch)
 
 
 def _read_split(router: Router) -> Split:

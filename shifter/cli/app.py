@@ -132,7 +132,8 @@ def completion(ctx: typer.Context,
 _COMMANDS: list[tuple[str, Any]] = [
     ("run", run.run), ("status", status.status), ("validate", validate.validate),
     ("config-schema", schema.config_schema), ("abort", control.abort),
-    ("promote", control.promote), ("pause", control.pause), ("resume", control.resume)]
+    ("approve", control.approve), ("promote", control.promote), ("pause", control.pause),
+    ("resume", control.resume)]
 for _name, _fn in _COMMANDS:
     app.command(_name, cls=_Command)(_fn)
 
