@@ -38,7 +38,7 @@ from shifter.kevents import EventRecorder
 from shifter.lease import Lease, LockLost, parse_time
 from shifter.notify import Notifier
 from shifter.plan import Plan
-from shifter.record import OperatorRequest, Record, belongs_to
+from shifter.record import Aftercare, OperatorRequest, Record, belongs_to
 from shifter.report import Reporter
 from shifter.routers.base import Colour, Router, Target
 from shifter.state import (
@@ -128,6 +128,12 @@ class Engine:
     resume_promote: bool = False  # the recorded rollout had a promote request pending
     last_cause: str | None = None  # the machine-readable cause of the last tick's verdict
     resume_moved_back: bool = False  # recorded traffic on new, none now: a revert began
+    # Called once when the rollout reaches a final phase, before the last record write
+    # (with the lock still held): the scale-down it leaves behind (shifter.aftercare).
+    on_final: Callable[[State], Aftercare | None] | None = None
+    aftercare: Aftercare | None = None
+    deployments: dict[str, str] = field(default_factory=dict)  # colour -> Deployment name
+    _final_seen: bool = False
 
     def __post_init__(self) -> None:
         self._writes = RouterWrites(self.router, self.new, clock=self.clock, sleep=self.sleep,
@@ -227,6 +233,13 @@ class Engine:
 
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
+        if state.phase.is_final and self.on_final is not None and not self._final_seen:
+            self._final_seen = True
+            try:
+                self.aftercare = self.on_final(state)
+            except ShifterError as exc:  # traffic is where it must be: report, go on
+                log.error("aftercare failed", error=str(exc))
+                self._kevent("AftercareFailed", str(exc), warning=True)
         reverting = any(isinstance(a, Revert) for a in actions)
         if not reverting:  # a revert is the hot path: its router write comes first
             self._persist()
@@ -511,7 +524,8 @@ class Engine:
             approval_until=(self._wall(s.awaiting_since + self.plan.approval_timeout)
                             if s.phase is Phase.AWAITING_APPROVAL
                             and s.awaiting_since is not None else None),
-            promoted_at=self._wall(s.promoted_at))
+            promoted_at=self._wall(s.promoted_at), aftercare=self.aftercare,
+            deployments=self.deployments)
 
     def _wall(self, t: float | None) -> float | None:
         """A monotonic instant as unix time (for the record)."""

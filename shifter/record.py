@@ -23,6 +23,7 @@ Two annotations on ``coordination.k8s.io/v1`` Lease ``shifter-<release>`` hold J
     watch_until, approval_until   unix times: the end of the watch after the promotion, and
                 when an unanswered gate is reverted (only in those phases)
     promoted_at unix time the promote write finished
+    deployments the colours' Deployment names (what ``undo`` and ``cleanup`` scale)
     aftercare   a scale-down of the previous colour due later (``Aftercare``), carried out
                 by ``run``, ``undo`` or ``cleanup``; its replicas before, for ``undo``
 
@@ -124,6 +125,7 @@ class Record(BaseModel):
     approval_until: float | None = None
     promoted_at: float | None = None
     aftercare: Aftercare | None = None
+    deployments: dict[str, str] = Field(default_factory=dict)
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from shifter import __version__
-from shifter.cli import control, run, schema, status, validate
+from shifter.cli import aftercare, control, run, schema, status, validate
 from shifter.cli.common import ROOT
 from shifter.cli.options import (
     ContextOpt,
@@ -133,7 +133,7 @@ _COMMANDS: list[tuple[str, Any]] = [
     ("run", run.run), ("status", status.status), ("validate", validate.validate),
     ("config-schema", schema.config_schema), ("abort", control.abort),
     ("approve", control.approve), ("promote", control.promote), ("pause", control.pause),
-    ("resume", control.resume)]
+    ("resume", control.resume), ("undo", aftercare.undo), ("cleanup", aftercare.cleanup)]
 for _name, _fn in _COMMANDS:
     app.command(_name, cls=_Command)(_fn)
 
