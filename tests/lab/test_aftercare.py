@@ -136,3 +136,92 @@ def test_a_fault_during_the_watch_flips_traffic_back_exit_3(lab_gateway, tmp_pat
     print(f"fault to reverted: {reverted['time'] - fault_at:.2f}s, {len(ticks)} ticks")
     stats = lab.stats(since=fault_at)
     assert stats["total"] > 0 and stats["by_status"].get("0", 0) == 0  # none lost
+
+
+# -- undo and scale-down ----------------------------------------------------------------------
+
+def deployment(lab, colour):
+    return lab.apiserver.store.get("apps/v1", "deployments", lab.namespace, f"shop-{colour}")
+
+
+def promote(lab, tmp_path, **overrides):
+    result = shifter(lab, "run", "shop", "-f", str(write_config(
+        tmp_path, config(lab, "gateway", **{**QUICK, "steps": [10, 100], **overrides}),
+        f"shift-{time.monotonic_ns()}.yaml")))
+    assert result.code == 0, result.stderr[-3000:]
+    wait_for_split(lab, {"green": 100.0})
+    return result
+
+
+def test_undo_after_a_promotion_puts_all_traffic_back_and_the_next_run_goes_back(
+        lab_gateway, tmp_path):
+    lab = lab_gateway
+    promote(lab, tmp_path)
+    undo = shifter(lab, "undo", "shop", "-n", "demo")
+    assert undo.code == 0, undo.stderr
+    wait_for_split(lab, {"blue": 100.0}, timeout=1.0)  # the write is made when undo exits
+    state = lease_state(lab)
+    assert state["phase"] == "undone" and state["live"] == "blue"
+    assert holder_of(lease_obj(lab)) is None
+    events = lab.apiserver.store.list("v1", "events", lab.namespace)
+    assert any(e.get("reason") == "Undone" for e in events)
+    again = shifter(lab, "undo", "shop", "-n", "demo")
+    assert again.code == 2 and "not promoted" in again.stderr  # nothing to undo now
+    nxt = promote(lab, tmp_path)  # blue -> green again
+    assert nxt.summary["new"] == "green"
+
+
+def test_undo_while_a_run_holds_the_release_exits_6(lab_gateway, tmp_path):
+    lab = lab_gateway
+    run = start(lab, tmp_path, steps=[10, 100], after_promotion={"watch": "60s"})
+    try:
+        run.wait_for_event(lambda e: e.get("event") == "watch")
+        held = shifter(lab, "undo", "shop", "-n", "demo")
+        assert held.code == 6, held.stderr
+        run.signal()
+        assert run.wait(timeout=30).code == 0
+    finally:
+        run.kill()
+    wait_for_split(lab, {"green": 100.0})
+
+
+def test_scale_down_after_the_watch_then_undo_brings_the_old_colour_back(
+        lab_gateway, tmp_path):
+    """scale_down: 2s with watch: 3s: the run scales blue to 0 before it exits (blue's app
+    stops); undo scales it back to its count, waits for it, then moves traffic."""
+    lab = lab_gateway
+    before = int(deployment(lab, "blue")["spec"]["replicas"])
+    result = promote(lab, tmp_path, after_promotion={"watch": "3s", "scale_down": "2s"})
+    scaled = result.of("scale")
+    assert scaled and scaled[0]["deployment"] == "shop-blue" and scaled[0]["replicas"] == 0
+    assert deployment(lab, "blue")["spec"]["replicas"] == 0
+    care = lease_state(lab)["aftercare"]
+    assert care["done"] and care["replicas"] == before
+    assert lab.deployments is not None
+    deadline = time.monotonic() + 10
+    while lab.app_procs.alive("blue"):  # a colour scaled to 0 serves nothing
+        assert time.monotonic() < deadline, "blue still running after its scale-down"
+        time.sleep(0.1)
+    refused = shifter(lab, "undo", "shop", "-n", "demo", "--no-wait")
+    assert refused.code == 2 and "not ready" in refused.stderr
+    assert lease_state(lab)["phase"] == "promoted"  # nothing changed
+    undo = shifter(lab, "undo", "shop", "-n", "demo")
+    assert undo.code == 0, undo.stderr
+    assert deployment(lab, "blue")["spec"]["replicas"] == before
+    wait_for_split(lab, {"blue": 100.0}, timeout=1.0)
+    assert lab.app_procs.alive("blue")
+
+
+def test_a_scale_down_due_later_is_recorded_and_done_by_cleanup(lab_gateway, tmp_path):
+    lab = lab_gateway
+    promote(lab, tmp_path, after_promotion={"scale_down": "2s"})
+    care = lease_state(lab)["aftercare"]
+    assert care["deployment"] == "shop-blue" and not care["done"]
+    assert deployment(lab, "blue")["spec"]["replicas"] > 0
+    early = shifter(lab, "cleanup", "shop", "-n", "demo")
+    assert early.code == 0 and "due in" in early.stdout
+    time.sleep(max(0.0, care["due"] - time.time()))  # setup: let it fall due
+    done = shifter(lab, "cleanup", "shop", "-n", "demo")
+    assert done.code == 0, done.stderr
+    assert deployment(lab, "blue")["spec"]["replicas"] == 0
+    assert lease_state(lab)["aftercare"]["done"]
