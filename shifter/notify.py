@@ -32,7 +32,7 @@ from shifter.errors import ConfigError
 from shifter.redact import redact_headers, redact_text, redact_url, register, scrub, url_secrets
 
 EVENTS = frozenset({"started", "step", "reverted", "promoted", "aborted", "failed",
-                    "awaiting_approval", "undone"})
+                    "awaiting_approval"})
 FORMATS = ("slack", "json")
 QUEUE_SIZE = 100
 RETRY_DELAY = 0.5
@@ -89,7 +89,7 @@ class Webhook:
 
 _EMOJI = {"started": ":rocket:", "step": ":arrow_forward:", "reverted": ":rewind:",
           "promoted": ":white_check_mark:", "aborted": ":octagonal_sign:", "failed": ":x:",
-          "awaiting_approval": ":raised_hand:", "undone": ":leftwards_arrow_with_hook:"}
+          "awaiting_approval": ":raised_hand:"}
 
 
 def json_body(event: str, *, release: str, namespace: str, time: str,
@@ -110,7 +110,7 @@ def headline(event: str, payload: Mapping[str, Any]) -> str:
     """One human line for an event, from the payload keys that are present."""
     words = {"started": "rollout started", "step": "step", "reverted": "REVERTED",
              "promoted": "promoted", "aborted": "aborted", "failed": "FAILED",
-             "awaiting_approval": "AWAITING APPROVAL", "undone": "undone"}[event]
+             "awaiting_approval": "AWAITING APPROVAL"}[event]
     if "step" in payload and event == "step":
         words += f" {payload['step']}"
     if "weight" in payload:
