@@ -57,8 +57,9 @@ def plan(cfg: Config, phase: Phase, new: Colour, *, promoted_at: float | None,
 
 
 def is_due(care: Aftercare | None, now: float) -> bool:
-    """A recorded scale-down not yet carried out whose time has come (pure)."""
-    return care is not None and not care.done and now >= care.due
+    """A recorded scale-down not yet carried out whose time has come, to the millisecond
+    the record keeps (pure)."""
+    return care is not None and not care.done and now >= care.due - 0.001
 
 
 def deployment(namespace: str, name: str) -> ObjectRef:
