@@ -121,13 +121,17 @@ def test_a_fault_during_the_watch_flips_traffic_back_exit_3(lab_gateway, tmp_pat
         assert lease_state(lab)["phase"] == "watching" and lease_state(lab)["holder"]
         status = json.loads(shifter(lab, "status", "shop", "-n", "demo").stdout)
         assert status["phase"] == "watching" and status["watch_left"] > 0
+        waiting = Running(lab, "status", "shop", "-n", "demo", "--wait", log_dir=tmp_path)
         time.sleep(max(0.0, watch["time"] + 10 - time.time()))  # setup: fault at +10 s
         fault_at = time.time()
         lab.fault("green", error_rate=1.0)
         result = run.wait(timeout=60)
+        waited = waiting.wait(timeout=30)  # status --wait returns the rollout's exit code
     finally:
         run.kill()
+        waiting.kill()
     assert result.code == 3, result.stderr[-3000:]
+    assert waited.code == 3, waited.stderr
     assert result.summary["outcome"] == "rolled_back"
     assert "min after promotion" in result.summary["reason"]
     wait_for_split(lab, {"blue": 100.0})
