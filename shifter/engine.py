@@ -33,6 +33,7 @@ from shifter.errors import (
     PrometheusUnavailable,
     ShifterError,
 )
+from shifter.gates import GatesAndWatch
 from shifter.keeper import LOOP_BUDGET, POLL_EVERY, LeaseKeeper
 from shifter.kevents import EventRecorder
 from shifter.lease import Lease, LockLost, parse_time
@@ -94,7 +95,7 @@ class Outcome:
 
 
 @dataclass
-class Engine:
+class Engine(GatesAndWatch):
     """One rollout of ``new`` over ``plan``."""
 
     router: Router
@@ -233,13 +234,8 @@ class Engine:
 
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
-        if state.phase.is_final and self.on_final is not None and not self._final_seen:
-            self._final_seen = True
-            try:
-                self.aftercare = self.on_final(state)
-            except ShifterError as exc:  # traffic is where it must be: report, go on
-                log.error("aftercare failed", error=str(exc))
-                self._kevent("AftercareFailed", str(exc), warning=True)
+        if state.phase.is_final:
+            self._on_final_phase(state)
         reverting = any(isinstance(a, Revert) for a in actions)
         if not reverting:  # a revert is the hot path: its router write comes first
             self._persist()
@@ -381,29 +377,6 @@ class Engine:
             return None
         raise AssertionError(action)
 
-    def _await_approval(self, a: AwaitApproval) -> None:
-        """A gate: announce it; the loop keeps sampling (a failure still reverts)."""
-        command = f"shifter approve {self.target.release} -n {self.target.namespace}"
-        timeout = self.plan.approval_timeout
-        self.reporter.emit("awaiting_approval", step=a.step, weight=a.weight,
-                           next_weight=a.next_weight, timeout=timeout, command=command)
-        self._notify("awaiting_approval", step=a.step + 1, weight=a.weight,
-                     next_weight=a.next_weight, command=command)
-        self._kevent("AwaitingApproval", f"holding {a.weight}% on "
-                     f"{self.target.service(self.new)} until approved ({command}); "
-                     f"reverted after {timeout:g}s without an answer")
-
-    def _start_watch(self, a: StartWatch) -> None:
-        """Judge the new live colour every interval for ``a.seconds`` (a fresh test
-        against the absolute limits and the pre-rollout baseline)."""
-        if self.analyzer is not None:
-            self.analyzer.start_watch()
-        self._next_tick = self.clock() + self.plan.interval
-        self.reporter.emit("watch", new=self.new.value, seconds=a.seconds)
-        self._kevent("Watching", f"{self.target.service(self.new)} is live; watching it for "
-                     f"{a.seconds:g}s (a failure puts all traffic back on "
-                     f"{self.target.service(self.live)})")
-
     def _fence(self) -> str:
         reason = self._keeper.fence()
         self._raise_if_superseded()
@@ -526,10 +499,6 @@ class Engine:
                             and s.awaiting_since is not None else None),
             promoted_at=self._wall(s.promoted_at), aftercare=self.aftercare,
             deployments=self.deployments)
-
-    def _wall(self, t: float | None) -> float | None:
-        """A monotonic instant as unix time (for the record)."""
-        return None if t is None else round(time.time() + (t - self.clock()), 3)
 
     def _persist(self, *, deadline: float | None = None) -> None:
         """Record the state in the Lease (``LeaseKeeper.persist``)."""
