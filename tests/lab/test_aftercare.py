@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import time
 
+import jsonschema
 import pytest
 
 from shifter.lease import holder_of
+from shifter.schemas import events_schema
 from tests.lab.cli import Running, config, shifter, wait_for_split, write_config
 
 pytestmark = pytest.mark.lab
@@ -33,6 +35,14 @@ def start(lab, tmp_path, *extra, **overrides):
     cfg = config(lab, "gateway", **{**QUICK, **overrides})
     path = write_config(tmp_path, cfg, f"shift-{time.monotonic_ns()}.yaml")
     return Running(lab, "run", "shop", "-f", str(path), *extra, log_dir=tmp_path)
+
+
+def assert_schema(events):
+    """Every event of the run, the new ones included, is the documented schema."""
+    validator = jsonschema.Draft202012Validator(events_schema())
+    assert events
+    for event in events:
+        assert [e.message for e in validator.iter_errors(event)] == [], event
 
 
 def verdicts(run):
@@ -67,6 +77,7 @@ def test_a_gate_holds_at_50_with_analysis_running_until_approve(lab_gateway, tmp
     assert result.code == 0, result.stderr[-3000:]
     assert [e["weight"] for e in result.of("step")] == [10, 50, 100]
     assert [e["action"] for e in result.of("request")] == ["approve"]
+    assert_schema(result.events)
     wait_for_split(lab, {"green": 100.0})
 
 
@@ -134,6 +145,7 @@ def test_a_fault_during_the_watch_flips_traffic_back_exit_3(lab_gateway, tmp_pat
     assert waited.code == 3, waited.stderr
     assert result.summary["outcome"] == "rolled_back"
     assert "min after promotion" in result.summary["reason"]
+    assert_schema(result.events)
     wait_for_split(lab, {"blue": 100.0})
     reverted = result.of("reverted")[0]
     ticks = [e for e in result.of("verdict") if fault_at <= e["time"] <= reverted["time"]]
@@ -196,6 +208,7 @@ def test_scale_down_after_the_watch_then_undo_brings_the_old_colour_back(
     lab = lab_gateway
     before = int(deployment(lab, "blue")["spec"]["replicas"])
     result = promote(lab, tmp_path, after_promotion={"watch": "3s", "scale_down": "2s"})
+    assert_schema(result.events)
     scaled = result.of("scale")
     assert scaled and scaled[0]["deployment"] == "shop-blue" and scaled[0]["replicas"] == 0
     assert deployment(lab, "blue")["spec"]["replicas"] == 0
