@@ -107,7 +107,7 @@ def test_an_unanswered_gate_times_out_exit_4(lab_gateway, tmp_path):
 
 def test_a_signal_during_the_watch_leaves_it_promoted(lab_gateway, tmp_path):
     lab = lab_gateway
-    run = start(lab, tmp_path, steps=[10, 100], after_promotion={"watch": "60s"})
+    run = start(lab, tmp_path, steps=[50, 100], bake="1s", after_promotion={"watch": "60s"})
     try:
         run.wait_for_event(lambda e: e.get("event") == "watch")
         run.signal()
@@ -125,7 +125,7 @@ def test_a_fault_during_the_watch_flips_traffic_back_exit_3(lab_gateway, tmp_pat
     """With watch: 30s, a fault injected 10 s after the promotion flips all traffic back
     to the old colour (still at full size) and the run exits 3; no request is lost."""
     lab = lab_gateway
-    run = start(lab, tmp_path, steps=[10, 100], after_promotion={"watch": "30s"})
+    run = start(lab, tmp_path, steps=[50, 100], bake="1s", after_promotion={"watch": "30s"})
     try:
         watch = run.wait_for_event(lambda e: e.get("event") == "watch")
         wait_for_split(lab, {"green": 100.0})
@@ -162,7 +162,8 @@ def deployment(lab, colour):
 
 def promote(lab, tmp_path, **overrides):
     result = shifter(lab, "run", "shop", "-f", str(write_config(
-        tmp_path, config(lab, "gateway", **{**QUICK, "steps": [10, 100], **overrides}),
+        tmp_path, config(lab, "gateway", **{**QUICK, "steps": [50, 100], "bake": "1s",
+                                             **overrides}),
         f"shift-{time.monotonic_ns()}.yaml")))
     assert result.code == 0, result.stderr[-3000:]
     wait_for_split(lab, {"green": 100.0})
@@ -189,7 +190,7 @@ def test_undo_after_a_promotion_puts_all_traffic_back_and_the_next_run_goes_back
 
 def test_undo_while_a_run_holds_the_release_exits_6(lab_gateway, tmp_path):
     lab = lab_gateway
-    run = start(lab, tmp_path, steps=[10, 100], after_promotion={"watch": "60s"})
+    run = start(lab, tmp_path, steps=[50, 100], bake="1s", after_promotion={"watch": "60s"})
     try:
         run.wait_for_event(lambda e: e.get("event") == "watch")
         held = shifter(lab, "undo", "shop", "-n", "demo")
