@@ -242,6 +242,43 @@ def _is_http_url(url: str) -> bool:
         return False
 
 
+class AfterPromotion(_Model):
+    """What happens after the promotion (``shifter.aftercare``)."""
+
+    watch: Duration = Field(0.0, ge=0)  # judge the new live colour this long; fail: flip back
+    scale_down: Duration | None = Field(None, ge=0)  # scale the old colour down this long after
+    scale_down_to: int = Field(0, ge=0)  # replicas the old colour is scaled down to
+
+
+class AfterRevert(_Model):
+    """What happens to a reverted new colour."""
+
+    scale_down: Duration | None = Field(None, ge=0)
+    scale_down_to: int = Field(0, ge=0)
+
+
+def split_gates(v: Any) -> tuple[Any, tuple[int, ...]]:
+    """``steps`` with ``{weight: N, approve: true}`` entries: the weights, and the weights
+    whose step waits for approval. Anything else is left for the weights' own validation."""
+    if not isinstance(v, list | tuple):
+        return v, ()
+    weights: list[Any] = []
+    gates: list[int] = []
+    for i, item in enumerate(v):
+        if isinstance(item, dict):
+            unknown = sorted(set(item) - {"weight", "approve"})
+            if unknown or "weight" not in item:
+                raise ConfigError(f"steps[{i}]", "expected a percent or {weight: N, "
+                                                 "approve: true}")
+            if not isinstance(item.get("approve", False), bool):
+                raise ConfigError(f"steps[{i}].approve", "expected true or false")
+            if item.get("approve"):
+                gates.append(item["weight"])
+            item = item["weight"]
+        weights.append(item)
+    return weights, tuple(gates)
+
+
 class FailureLimits(_Model):
     consecutive: int = Field(1, ge=1)
     total: int = Field(1, ge=1)
@@ -256,6 +293,13 @@ class Config(_Model):
     services: dict[Literal["blue", "green"], str] | None = None
     deployments: dict[Literal["blue", "green"], str] | None = None
     steps: tuple[int, ...] = DEFAULT_STEPS
+    # Weights whose step waits for ``shifter approve`` (set by ``{weight: N, approve: true}``
+    # in ``steps``, or 100 by ``approve_before_promote``).
+    gates: tuple[int, ...] = ()
+    approve_before_promote: bool = False
+    approval_timeout: Duration = Field(3600.0, gt=0)
+    after_promotion: AfterPromotion = AfterPromotion()
+    after_revert: AfterRevert = AfterRevert()
     bake: Duration = 60.0
     interval: Duration = 10.0
     step_deadline: Duration | None = None
@@ -272,6 +316,21 @@ class Config(_Model):
     # {colour}) or one URL per colour.
     new_url: str | dict[Literal["blue", "green"], str] = (
         "http://{service}.{namespace}.svc.cluster.local")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gates(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "steps" in data:
+            weights, gates = split_gates(data["steps"])
+            if gates:
+                data = {**data, "steps": weights,
+                        "gates": tuple(sorted({*data.get("gates", ()), *gates}))}
+        return data
+
+    @property
+    def gated_weights(self) -> tuple[int, ...]:
+        """Every gated weight, 100 included under ``approve_before_promote``."""
+        return tuple(sorted({*self.gates, *((100,) if self.approve_before_promote else ())}))
 
     @field_validator("release")
     @classmethod
@@ -406,7 +465,8 @@ def check_plan(cfg: Config) -> None:
     try:
         make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval, deadline=cfg.step_deadline,
                   max_consecutive_failures=cfg.failure_limits.consecutive,
-                  max_total_failures=cfg.failure_limits.total)
+                  max_total_failures=cfg.failure_limits.total, gates=cfg.gated_weights,
+                  approval_timeout=cfg.approval_timeout, watch=cfg.after_promotion.watch)
     except ConfigError as exc:
         err = plan_error(exc)
         if err is exc:

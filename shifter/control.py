@@ -127,7 +127,7 @@ def abort_unheld(client: KubeClient, release: str, ns: str, *, by: str,
                 f"promotion instead of reverting (all traffic on {target.service(new)})")
             return
         retry.revert(lambda: router.revert(new), what="revert")
-        if rec.phase in (Phase.ABORTED, Phase.ROLLED_BACK):  # keep why it ended
+        if rec.phase in (Phase.ABORTED, Phase.ROLLED_BACK, Phase.UNDONE):  # keep why
             lease.release_lock()
             say(f"abort: {release} was already {rec.phase.value}; all traffic confirmed on "
                 f"{target.service(new.other)}")

@@ -33,16 +33,18 @@ from shifter.errors import (
     PrometheusUnavailable,
     ShifterError,
 )
+from shifter.gates import GatesAndWatch
 from shifter.keeper import LOOP_BUDGET, POLL_EVERY, LeaseKeeper
 from shifter.kevents import EventRecorder
 from shifter.lease import Lease, LockLost, parse_time
 from shifter.notify import Notifier
 from shifter.plan import Plan
-from shifter.record import OperatorRequest, Record, belongs_to
+from shifter.record import Aftercare, OperatorRequest, Record, belongs_to
 from shifter.report import Reporter
 from shifter.routers.base import Colour, Router, Target
 from shifter.state import (
     Action,
+    AwaitApproval,
     Broken,
     Done,
     Event,
@@ -56,6 +58,7 @@ from shifter.state import (
     Sample,
     SetWeight,
     Start,
+    StartWatch,
     State,
     WeightApplied,
     WeightFailed,
@@ -92,7 +95,7 @@ class Outcome:
 
 
 @dataclass
-class Engine:
+class Engine(GatesAndWatch):
     """One rollout of ``new`` over ``plan``."""
 
     router: Router
@@ -126,6 +129,12 @@ class Engine:
     resume_promote: bool = False  # the recorded rollout had a promote request pending
     last_cause: str | None = None  # the machine-readable cause of the last tick's verdict
     resume_moved_back: bool = False  # recorded traffic on new, none now: a revert began
+    # Called once when the rollout reaches a final phase, before the last record write
+    # (with the lock still held): the scale-down it leaves behind (shifter.aftercare).
+    on_final: Callable[[State], Aftercare | None] | None = None
+    aftercare: Aftercare | None = None
+    deployments: dict[str, str] = field(default_factory=dict)  # colour -> Deployment name
+    _final_seen: bool = False
 
     def __post_init__(self) -> None:
         self._writes = RouterWrites(self.router, self.new, clock=self.clock, sleep=self.sleep,
@@ -170,8 +179,9 @@ class Engine:
     def _safety_revert(self, exc: Exception) -> None:
         """An unexpected error (a bug) must never leave unverified traffic on the new
         colour: put it back, loudly, then let the error surface (exit 1)."""
-        if not self.traffic_moved or self.state.phase in (Phase.PROMOTING, Phase.PROMOTED,
-                                                          Phase.ROLLED_BACK, Phase.ABORTED):
+        if not self.traffic_moved or self.state.phase in (
+                Phase.PROMOTING, Phase.PROMOTED, Phase.WATCHING, Phase.ROLLED_BACK,
+                Phase.ABORTED):
             return
         if isinstance(exc, ShifterError) and self.state.phase is Phase.FAILED:
             return  # already handled: e.g. a refused first weight, nothing moved
@@ -224,6 +234,8 @@ class Engine:
 
     def _feed_actions(self, state: State, actions: list[Action]) -> None:
         self.state = state
+        if state.phase.is_final:
+            self._on_final_phase(state)
         reverting = any(isinstance(a, Revert) for a in actions)
         if not reverting:  # a revert is the hot path: its router write comes first
             self._persist()
@@ -297,8 +309,8 @@ class Engine:
         if action is None:
             log.warning("ignored an unknown request", action=req.action, by=req.by)
             self._kevent("RequestIgnored", f"unknown request {req.action[:80]!r} from "
-                         f"{req.by}: expected abort, promote, promote-force, pause or "
-                         f"resume", warning=True)
+                         f"{req.by}: expected abort, approve, promote, promote-full, "
+                         f"promote-force, pause or resume", warning=True)
             self._persist(deadline=LOOP_BUDGET)
             return None
         self.reporter.emit("request", action=action.value, by=req.by)
@@ -356,6 +368,12 @@ class Engine:
             return self._promote(action)
         if isinstance(action, Release):
             self._release(action.reason)
+            return None
+        if isinstance(action, AwaitApproval):
+            self._await_approval(action)
+            return None
+        if isinstance(action, StartWatch):
+            self._start_watch(action)
             return None
         raise AssertionError(action)
 
@@ -474,7 +492,13 @@ class Engine:
             promote_requested=s.promote_requested, handled=self.handled[-20:],
             history=[_verdict(h) for h in self.history[-HISTORY:]], deploy=self.deploy,
             cause=self.last_cause,
-            analysis=self.analyzer.state() if self.analyzer is not None else {})
+            analysis=self.analyzer.state() if self.analyzer is not None else {},
+            watch_until=self._wall(s.watch_until) if s.phase is Phase.WATCHING else None,
+            approval_until=(self._wall(s.awaiting_since + self.plan.approval_timeout)
+                            if s.phase is Phase.AWAITING_APPROVAL
+                            and s.awaiting_since is not None else None),
+            promoted_at=self._wall(s.promoted_at), aftercare=self.aftercare,
+            deployments=self.deployments)
 
     def _persist(self, *, deadline: float | None = None) -> None:
         """Record the state in the Lease (``LeaseKeeper.persist``)."""

@@ -31,7 +31,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixe
 from shifter.errors import ConfigError
 from shifter.redact import redact_headers, redact_text, redact_url, register, scrub, url_secrets
 
-EVENTS = frozenset({"started", "step", "reverted", "promoted", "aborted", "failed"})
+EVENTS = frozenset({"started", "step", "reverted", "promoted", "aborted", "failed",
+                    "awaiting_approval"})
 FORMATS = ("slack", "json")
 QUEUE_SIZE = 100
 RETRY_DELAY = 0.5
@@ -87,7 +88,8 @@ class Webhook:
 # -- message bodies ------------------------------------------------------------------------
 
 _EMOJI = {"started": ":rocket:", "step": ":arrow_forward:", "reverted": ":rewind:",
-          "promoted": ":white_check_mark:", "aborted": ":octagonal_sign:", "failed": ":x:"}
+          "promoted": ":white_check_mark:", "aborted": ":octagonal_sign:", "failed": ":x:",
+          "awaiting_approval": ":raised_hand:"}
 
 
 def json_body(event: str, *, release: str, namespace: str, time: str,
@@ -107,7 +109,8 @@ def _escape(text: str) -> str:
 def headline(event: str, payload: Mapping[str, Any]) -> str:
     """One human line for an event, from the payload keys that are present."""
     words = {"started": "rollout started", "step": "step", "reverted": "REVERTED",
-             "promoted": "promoted", "aborted": "aborted", "failed": "FAILED"}[event]
+             "promoted": "promoted", "aborted": "aborted", "failed": "FAILED",
+             "awaiting_approval": "AWAITING APPROVAL"}[event]
     if "step" in payload and event == "step":
         words += f" {payload['step']}"
     if "weight" in payload:
@@ -116,6 +119,8 @@ def headline(event: str, payload: Mapping[str, Any]) -> str:
         words += f" on {payload['colour']}"
     if "reason" in payload:
         words += f" ({payload['reason']})"
+    if "command" in payload:
+        words += f": run `{payload['command']}`"
     return words
 
 

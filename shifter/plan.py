@@ -20,6 +20,7 @@ class Step:
     weight: int
     bake: float
     deadline: float
+    approve: bool = False  # an operator must approve before this step's weight is set
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Plan:
     interval: float
     max_consecutive_failures: int = 1
     max_total_failures: int = 1
+    approval_timeout: float = 3600.0  # a gate nobody answers this long: revert (exit 4)
+    watch: float = 0.0  # seconds the new live colour is still judged after the promotion
 
     @property
     def weights(self) -> tuple[int, ...]:
@@ -75,7 +78,9 @@ def parse_steps(text: str, *, field: str = "steps") -> tuple[int, ...]:
 
 def make_plan(steps: Sequence[int], *, bake: float, interval: float,
               deadline: float | None = None, supports_partial: bool = True,
-              max_consecutive_failures: int = 1, max_total_failures: int = 1) -> Plan:
+              max_consecutive_failures: int = 1, max_total_failures: int = 1,
+              gates: Sequence[int] = (), approval_timeout: float = 3600.0,
+              watch: float = 0.0) -> Plan:
     """Build the plan. A router that cannot split traffic gets one step of 100.
 
     The deadline of a step defaults to three bake times (at least bake + 3 intervals): long
@@ -96,11 +101,22 @@ def make_plan(steps: Sequence[int], *, bake: float, interval: float,
                                       f"got {deadline:g}s")
     if max_consecutive_failures < 1 or max_total_failures < 1:
         raise ConfigError("failure_limits", "expected limits of at least 1")
+    if gates and supports_partial and weights[0] in gates:
+        raise ConfigError("steps[0].approve", "the first step cannot wait for approval (no "
+                                              "traffic is on the new colour yet to judge); "
+                                              "gate a later step")
+    if approval_timeout <= 0:
+        raise ConfigError("approval_timeout", "expected a duration above 0")
+    if watch < 0:
+        raise ConfigError("after_promotion.watch", "expected a duration that is not negative")
     return Plan(
-        steps=tuple(Step(i, w, bake, deadline) for i, w in enumerate(weights)),
+        steps=tuple(Step(i, w, bake, deadline, approve=w in gates and i > 0)
+                    for i, w in enumerate(weights)),
         interval=interval,
         max_consecutive_failures=max_consecutive_failures,
         max_total_failures=max_total_failures,
+        approval_timeout=approval_timeout,
+        watch=watch,
     )
 
 

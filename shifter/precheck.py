@@ -123,7 +123,9 @@ def offline_errors(cfg: Any) -> list[str]:
                           deadline=cfg.step_deadline,
                           supports_partial=bool(getattr(router_cls, "supports_partial", True)),
                           max_consecutive_failures=cfg.failure_limits.consecutive,
-                          max_total_failures=cfg.failure_limits.total)
+                          max_total_failures=cfg.failure_limits.total,
+                          gates=cfg.gated_weights, approval_timeout=cfg.approval_timeout,
+                          watch=cfg.after_promotion.watch)
             except ConfigError as exc:
                 raise plan_error(exc) from None
         _collect(errors, plan)

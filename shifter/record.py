@@ -20,6 +20,12 @@ Two annotations on ``coordination.k8s.io/v1`` Lease ``shifter-<release>`` hold J
     analysis    the evidence the anytime-valid tests carry across steps, so a resumed run
                 keeps the whole-rollout bound (``Analyzer.state``/``restore``)
     started, step_started, router, namespace, services   what ``status`` and ``abort`` need
+    watch_until, approval_until   unix times: the end of the watch after the promotion, and
+                when an unanswered gate is reverted (only in those phases)
+    promoted_at unix time the promote write finished
+    deployments the colours' Deployment names (what ``undo`` and ``cleanup`` scale)
+    aftercare   a scale-down of the previous colour due later (``Aftercare``), carried out
+                by ``run``, ``undo`` or ``cleanup``; its replicas before, for ``undo``
 
 ``shifter.dev/request`` (``OperatorRequest``, written by any shell)
     action, by, at, id, and ``rollout``: the rollout id it was posted to. A request acts
@@ -51,7 +57,9 @@ class Action(StrEnum):
     """What an operator can ask of a running rollout."""
 
     ABORT = "abort"  # put all traffic back on the old colour now (exit 4)
-    PROMOTE = "promote"  # promote once the current step passes
+    APPROVE = "approve"  # answer a gate: go on to the next step
+    PROMOTE = "promote"  # go on to the next step (answering a gate)
+    PROMOTE_FULL = "promote-full"  # promote once the current step passes
     PROMOTE_FORCE = "promote-force"  # promote now, skipping the current step's analysis
     PAUSE = "pause"  # hold the weight; analysis still runs and a fail still reverts
     RESUME = "resume"  # continue a paused rollout
@@ -69,6 +77,20 @@ class Verdict(BaseModel):
     at: float = 0.0
     reason: str = ""
     values: dict[str, Any] = Field(default_factory=dict)
+
+
+class Aftercare(BaseModel):
+    """A scale-down of a colour's Deployment, due at ``due`` (unix time); ``replicas``: its
+    count before, restored by ``undo`` and the next deploy to that colour."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    colour: str
+    deployment: str
+    due: float
+    to: int = 0
+    replicas: int | None = None
+    done: bool = False
 
 
 class Record(BaseModel):
@@ -99,6 +121,11 @@ class Record(BaseModel):
     router: dict[str, Any] = Field(default_factory=dict)
     namespace: str = ""
     services: dict[str, str] = Field(default_factory=dict)
+    watch_until: float | None = None
+    approval_until: float | None = None
+    promoted_at: float | None = None
+    aftercare: Aftercare | None = None
+    deployments: dict[str, str] = Field(default_factory=dict)
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -27,7 +27,7 @@ from shifter.durations import format_duration
 from shifter.redact import scrub, scrub_text
 
 SCHEMA = 1  # the event schema's version; bumped on an incompatible change
-ZERO_BASED_STEP = frozenset({"step", "verdict"})  # events whose ``step`` comes 0-based
+ZERO_BASED_STEP = frozenset({"step", "verdict", "awaiting_approval"})  # ``step`` comes 0-based
 COLOURS = ("blue", "green")
 
 
@@ -212,6 +212,16 @@ class TextReporter:
 
     def _on_promote(self, f: Mapping[str, Any]) -> None:
         self._line(f"promoting {f['new']}: {f['reason']}", "green")
+
+    def _on_awaiting_approval(self, f: Mapping[str, Any]) -> None:
+        self._line(f"AWAITING APPROVAL at {f['weight']}% (step {f['step']}): run "
+                   f"'{f['command']}' to go on to {f['next_weight']}% (analysis keeps "
+                   f"running; reverted after {format_duration(f['timeout'])} without an "
+                   f"answer)", "yellow")
+
+    def _on_watch(self, f: Mapping[str, Any]) -> None:
+        self._line(f"promoted; watching {f['new']} for {format_duration(f['seconds'])} "
+                   f"(a failure flips all traffic back)", "green")
 
     def _on_summary(self, f: Mapping[str, Any]) -> None:
         self._stop_live()

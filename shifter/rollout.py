@@ -9,12 +9,13 @@ moved); the router's weight comes only after that.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
 import structlog
 
-from shifter import retry, wiring
+from shifter import aftercare, retry, wiring
 from shifter.analysis.analyzer import Analyzer
 from shifter.config import Config
 from shifter.engine import Engine, Interrupt, Outcome
@@ -30,7 +31,7 @@ from shifter.release.flow import Release
 from shifter.report import Reporter
 from shifter.routers import share
 from shifter.routers.base import Colour, Router, Split, Target
-from shifter.state import FINISHING, Phase
+from shifter.state import FINISHING, Phase, State
 
 log = structlog.get_logger("shifter.rollout")
 
@@ -42,7 +43,8 @@ def build_plan(cfg: Config, router: Router) -> Plan:
     return make_plan(cfg.steps, bake=cfg.bake, interval=cfg.interval,
                      deadline=cfg.step_deadline, supports_partial=router.supports_partial,
                      max_consecutive_failures=cfg.failure_limits.consecutive,
-                     max_total_failures=cfg.failure_limits.total)
+                     max_total_failures=cfg.failure_limits.total, gates=cfg.gated_weights,
+                     approval_timeout=cfg.approval_timeout, watch=cfg.after_promotion.watch)
 
 
 def _read_split(router: Router) -> Split:
@@ -161,6 +163,7 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     lease = Lease(client, cfg.release, namespace, identity=identity)
     current = read_record(client, cfg.release, namespace)
     lease.raise_if_held(current)
+    _due_aftercare(p, current)
     finishing = _recorded_phase(current) in FINISHING
     # A crash between two writes of a promotion (or a revert) leaves a split that cannot
     # be told (ingress-nginx: main and canary both on the new colour): the recorded phase
@@ -203,6 +206,19 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         except ShifterError as exc:
             log.warning("could not release the lease", error=str(exc))
         raise
+
+
+def _due_aftercare(p: Prepared, current: dict[str, Any] | None) -> None:
+    """A scale-down the previous rollout left due: carried out before anything is read
+    for this one (its record is replaced by this run's)."""
+    try:
+        record = parse_record(state_of(current))
+    except RecordError:
+        return
+    care = record.aftercare if record is not None else None
+    if care is not None and aftercare.is_due(care, time.time()):
+        aftercare.carry_out(p.client, p.namespace, care, p.reporter.emit,
+                            "due from the previous rollout")
 
 
 def _recorded_phase(obj: dict[str, Any] | None) -> Phase | None:
@@ -260,7 +276,23 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt, *,
                     events=events, notifier=notifier, interrupt=interrupt,
                     on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router),
                     traffic_moved=r.on_new > 0, weight_read=r.on_new,
-                    deploy=dict(deployed or {}))
+                    deploy=dict(deployed or {}),
+                    deployments={c: cfg.deployment(c) for c in ("blue", "green")})
+    def on_final(state: State) -> Any:
+        care = aftercare.plan(cfg, state.phase, new, promoted_at=engine._wall(state.promoted_at),
+                              ended_at=time.time(), moved=engine.traffic_moved)
+        if care is not None and aftercare.is_due(care, time.time()):
+            care = aftercare.carry_out(p.client, p.namespace, care, p.reporter.emit,
+                                       "due before the run ended")
+            events.record("ScaledDown", f"Deployment {care.deployment} scaled to {care.to} "
+                          f"(from {care.replicas})")
+        elif care is not None:
+            events.record("ScaleDownScheduled", f"Deployment {care.deployment} is scaled to "
+                          f"{care.to} in {aftercare.left(care):.0f}s by the next run or "
+                          f"'shifter cleanup {cfg.release}'")
+        return care
+
+    engine.on_final = on_final
     if rec is not None:
         # The same rollout goes on: its id (so requests posted to it still act), what it
         # already handled, a pending promote of ITS OWN, its history and start time.

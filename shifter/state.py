@@ -22,13 +22,16 @@ class Phase(StrEnum):
     PENDING = "pending"  # nothing checked or changed yet
     SHIFTING = "shifting"  # a step's weight is set (or being set); its checks are running
     PAUSED = "paused"  # an operator holds the weight; checks still run and a fail reverts
+    AWAITING_APPROVAL = "awaiting_approval"  # a gate holds the weight until approved
     PROMOTING = "promoting"  # the new colour is being made the live one
     REVERTING = "reverting"  # all traffic is being put back on the old colour
+    WATCHING = "watching"  # promoted; the new live colour is still judged (after_promotion)
     PROMOTED = "promoted"  # done: the new colour is live (exit 0)
     ROLLED_BACK = "rolled_back"  # done: a check failed or stayed inconclusive; old colour (3)
     ABORTED = "aborted"  # done: an operator or a signal stopped it; old colour (4)
     HELD = "held"  # done: interrupted with --on-interrupt hold; weight left as it was (4)
     FAILED = "failed"  # done: shifter could not go on (cluster/Prometheus); see reason (5)
+    UNDONE = "undone"  # done: ``shifter undo`` put all traffic back on the previous colour (0)
 
     @property
     def is_final(self) -> bool:
@@ -38,17 +41,19 @@ class Phase(StrEnum):
     @property
     def is_active(self) -> bool:
         """Traffic may be on the new colour and analysis is running."""
-        return self in (Phase.SHIFTING, Phase.PAUSED)
+        return self in (Phase.SHIFTING, Phase.PAUSED, Phase.AWAITING_APPROVAL)
 
     @property
     def exit_code(self) -> int:
         return _EXIT[self]
 
 
-_FINAL = frozenset({Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.HELD, Phase.FAILED})
+_FINAL = frozenset({Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.HELD, Phase.FAILED,
+                    Phase.UNDONE})
 _EXIT = {Phase.PROMOTED: 0, Phase.ROLLED_BACK: 3, Phase.ABORTED: 4, Phase.HELD: 4,
-         Phase.FAILED: 5, Phase.PENDING: 1, Phase.SHIFTING: 1, Phase.PAUSED: 1,
-         Phase.PROMOTING: 1, Phase.REVERTING: 1}
+         Phase.FAILED: 5, Phase.UNDONE: 0, Phase.PENDING: 1, Phase.SHIFTING: 1,
+         Phase.PAUSED: 1, Phase.AWAITING_APPROVAL: 1, Phase.PROMOTING: 1,
+         Phase.REVERTING: 1, Phase.WATCHING: 1}
 
 
 class RevertCause(StrEnum):
@@ -59,11 +64,14 @@ class RevertCause(StrEnum):
     ABORT = "abort"  # an operator asked: aborted
     SIGNAL = "signal"  # SIGINT/SIGTERM: aborted
     ERROR = "error"  # shifter could not go on: failed
+    APPROVAL_TIMEOUT = "approval_timeout"  # nobody answered a gate in time: aborted
+    WATCH = "watch"  # a check failed while watching after the promotion: rolled_back
 
 
 _REVERT_FINAL = {RevertCause.SLO: Phase.ROLLED_BACK, RevertCause.DEADLINE: Phase.ROLLED_BACK,
                  RevertCause.ABORT: Phase.ABORTED, RevertCause.SIGNAL: Phase.ABORTED,
-                 RevertCause.ERROR: Phase.FAILED}
+                 RevertCause.ERROR: Phase.FAILED, RevertCause.APPROVAL_TIMEOUT: Phase.ABORTED,
+                 RevertCause.WATCH: Phase.ROLLED_BACK}
 
 
 # -- events (what happened) ------------------------------------------------------------------
@@ -94,7 +102,9 @@ class Sample:
 
 @dataclass(frozen=True)
 class Request:
-    """An operator's request: ``abort``, ``promote``, ``promote-force``, ``pause``, ``resume``."""
+    """An operator's request: ``abort``, ``approve``/``promote`` (go on to the next step,
+    answering a gate), ``promote-full`` (promote once the current step passes),
+    ``promote-force``, ``pause``, ``resume``."""
 
     now: float
     action: str
@@ -164,7 +174,23 @@ class Release:
     reason: str
 
 
-Action = SetWeight | Revert | Promote | Release
+@dataclass(frozen=True)
+class AwaitApproval:
+    """A gate: hold ``weight`` (step ``step``) until an operator approves ``next_weight``."""
+
+    step: int
+    weight: int
+    next_weight: int
+
+
+@dataclass(frozen=True)
+class StartWatch:
+    """The promotion is written: judge the new live colour for ``seconds`` more."""
+
+    seconds: float
+
+
+Action = SetWeight | Revert | Promote | Release | AwaitApproval | StartWatch
 
 
 # -- state -----------------------------------------------------------------------------------
@@ -183,6 +209,10 @@ class State:
     total_failures: int = 0
     last_verdict: Verdict | None = None
     promote_requested: bool = False
+    next_requested: bool = False  # ``promote``: go on to the next step at the next pass
+    awaiting_since: float | None = None  # when the current gate started holding
+    watch_until: float | None = None  # end of the watch after the promotion
+    promoted_at: float | None = None  # when the promote write finished
     revert_cause: RevertCause | None = None
     reason: str = ""
 
@@ -204,7 +234,7 @@ Outcome = tuple[State, list[Action]]
 def _set_step(s: State, plan: Plan, step: int) -> Outcome:
     new = replace(s, phase=Phase.SHIFTING, step=step, since=None, paused_at=None,
                   paused_for=0.0, consecutive_failures=0, total_failures=0,
-                  last_verdict=None)
+                  last_verdict=None, next_requested=False, awaiting_since=None)
     return new, [SetWeight(step, plan.steps[step].weight)]
 
 
@@ -227,26 +257,48 @@ def _on_weight_applied(s: State, e: WeightApplied, plan: Plan) -> Outcome:
     return replace(s, since=e.now), []
 
 
+def _failed(s: State, e: Sample, plan: Plan) -> tuple[State, bool]:
+    """Count a failing sample; True when the failure limits are reached."""
+    s = replace(s, consecutive_failures=s.consecutive_failures + 1,
+                total_failures=s.total_failures + 1, last_verdict=e.verdict)
+    return s, (s.consecutive_failures >= plan.max_consecutive_failures
+               or s.total_failures >= plan.max_total_failures)
+
+
+def _next_step(s: State, plan: Plan, now: float) -> Outcome:
+    """The current step passed: the next step, or a gate before it (an operator's
+    ``promote`` already answered it)."""
+    nxt = plan.steps[s.step + 1]
+    if nxt.approve and not s.next_requested:
+        return (replace(s, phase=Phase.AWAITING_APPROVAL, awaiting_since=now),
+                [AwaitApproval(s.step, plan.steps[s.step].weight, nxt.weight)])
+    return _set_step(s, plan, s.step + 1)
+
+
 def _on_sample(s: State, e: Sample, plan: Plan) -> Outcome:
     if s.since is None:  # the weight is still being written: nothing to judge yet
         return s, []
     step = plan.steps[s.step]
     if e.verdict is Verdict.FAIL:
-        s = replace(s, consecutive_failures=s.consecutive_failures + 1,
-                    total_failures=s.total_failures + 1, last_verdict=e.verdict)
-        if (s.consecutive_failures >= plan.max_consecutive_failures
-                or s.total_failures >= plan.max_total_failures):
+        s, limit = _failed(s, e, plan)
+        if limit:
             return _revert(s, RevertCause.SLO, e.reason or "a check failed")
         return s, []
     s = replace(s, consecutive_failures=0, last_verdict=e.verdict)
     if s.phase is Phase.PAUSED:
         return s, []
+    if s.phase is Phase.AWAITING_APPROVAL:
+        assert s.awaiting_since is not None
+        if e.now - s.awaiting_since >= plan.approval_timeout:
+            return _revert(s, RevertCause.APPROVAL_TIMEOUT, "approval timed out")
+        return s, []
     elapsed = s.elapsed(e.now)
-    if e.verdict is Verdict.PASS and (s.promote_requested or elapsed >= step.bake):
+    if e.verdict is Verdict.PASS and (s.promote_requested or s.next_requested
+                                      or elapsed >= step.bake):
         if s.promote_requested or s.step == plan.last:
             return _promote(s, "operator asked to promote" if s.promote_requested
                             else "every step passed")
-        return _set_step(s, plan, s.step + 1)
+        return _next_step(s, plan, e.now)
     if elapsed >= step.deadline:
         why = e.reason or "no verdict"
         return _revert(s, RevertCause.DEADLINE,
@@ -267,10 +319,18 @@ def _on_request(s: State, e: Request, plan: Plan) -> Outcome:
         return _revert(s, RevertCause.ABORT, "aborted by an operator")
     if e.action == "promote-force":
         return _promote(s, "promoted by an operator (forced, analysis skipped)")
-    if e.action == "promote":
+    if e.action == "promote-full":
+        if s.phase is Phase.AWAITING_APPROVAL:  # the step passed already: promote now
+            return _promote(s, "operator asked to promote")
         return replace(s, promote_requested=True), []
+    if e.action in ("approve", "promote"):
+        if s.phase is Phase.AWAITING_APPROVAL:
+            return _set_step(replace(s, next_requested=True), plan, s.step + 1)
+        if s.step == plan.last:  # no next step: promote once this one passes
+            return replace(s, promote_requested=True), []
+        return replace(s, next_requested=True), []
     if e.action == "pause":
-        if s.phase is Phase.PAUSED:
+        if s.phase in (Phase.PAUSED, Phase.AWAITING_APPROVAL):
             return s, []
         return replace(s, phase=Phase.PAUSED, paused_at=e.now), []
     if e.action == "resume":
@@ -297,7 +357,54 @@ def _on_broken_pending(s: State, e: Broken, plan: Plan) -> Outcome:
 
 
 def _on_done_promoting(s: State, e: Done, plan: Plan) -> Outcome:
-    return replace(s, phase=Phase.PROMOTED), []
+    if plan.watch > 0:
+        return (replace(s, phase=Phase.WATCHING, promoted_at=e.now, since=e.now,
+                        watch_until=e.now + plan.watch, consecutive_failures=0,
+                        total_failures=0), [StartWatch(plan.watch)])
+    return replace(s, phase=Phase.PROMOTED, promoted_at=e.now), []
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}".rstrip("0").rstrip(".") or "0"
+
+
+def _on_sample_watching(s: State, e: Sample, plan: Plan) -> Outcome:
+    promoted_at, until = s.promoted_at, s.watch_until
+    assert promoted_at is not None and until is not None
+    if e.verdict is Verdict.FAIL:
+        s, limit = _failed(s, e, plan)
+        if limit:
+            after = _minutes(e.now - promoted_at)
+            return _revert(s, RevertCause.WATCH, f"failed {after} min after promotion: "
+                           f"{e.reason or 'a check failed'}")
+        return s, []
+    s = replace(s, consecutive_failures=0, last_verdict=e.verdict)
+    if e.now >= until:
+        return replace(s, phase=Phase.PROMOTED,
+                       reason=f"{s.reason}; watched {_minutes(plan.watch)} min after the "
+                              f"promotion"), []
+    return s, []
+
+
+def _on_watch_request(s: State, e: Request, plan: Plan) -> Outcome:
+    if e.action == "abort":  # the old colour still runs at full size: put traffic back
+        return _revert(s, RevertCause.ABORT, "aborted by an operator during the watch "
+                       "after the promotion")
+    return s, []
+
+
+def _watch_cut(s: State, why: str) -> Outcome:
+    return replace(s, phase=Phase.PROMOTED,
+                   reason=f"{s.reason}; the watch after the promotion was cut short "
+                          f"({why}): the release stays promoted"), []
+
+
+def _on_watch_interrupted(s: State, e: Interrupted, plan: Plan) -> Outcome:
+    return _watch_cut(s, "a signal")
+
+
+def _on_watch_broken(s: State, e: Broken, plan: Plan) -> Outcome:
+    return _watch_cut(s, e.reason)
 
 
 def _on_done_reverting(s: State, e: Done, plan: Plan) -> Outcome:
@@ -337,11 +444,20 @@ TRANSITIONS: dict[tuple[Phase, type], Callable[..., Outcome]] = {
     (Phase.PAUSED, Request): _on_request,
     (Phase.PAUSED, Interrupted): _on_interrupted,
     (Phase.PAUSED, Broken): _on_broken,
+    (Phase.AWAITING_APPROVAL, WeightFailed): _on_weight_failed,
+    (Phase.AWAITING_APPROVAL, Sample): _on_sample,
+    (Phase.AWAITING_APPROVAL, Request): _on_request,
+    (Phase.AWAITING_APPROVAL, Interrupted): _on_interrupted,
+    (Phase.AWAITING_APPROVAL, Broken): _on_broken,
     (Phase.PROMOTING, Done): _on_done_promoting,
     (Phase.PROMOTING, Broken): _on_broken_pending,  # a verified colour: never half-revert
     (Phase.PROMOTING, Sample): _ignore,
     (Phase.PROMOTING, Request): _ignore,
     (Phase.PROMOTING, Interrupted): _ignore,  # finishing a promote is safer than half of one
+    (Phase.WATCHING, Sample): _on_sample_watching,
+    (Phase.WATCHING, Request): _on_watch_request,
+    (Phase.WATCHING, Interrupted): _on_watch_interrupted,  # the release stays promoted
+    (Phase.WATCHING, Broken): _on_watch_broken,
     (Phase.REVERTING, Done): _on_done_reverting,
     (Phase.REVERTING, Sample): _ignore,
     (Phase.REVERTING, Request): _ignore,
@@ -376,7 +492,8 @@ def resume(phase: Phase, step: int, plan: Plan, *, now: float,
     record: ``moved_back`` (the record read back traffic on the new colour, the router
     has none now) means a revert had started; it is finished, never undone by a new step.
     """
-    if moved_back and phase in (Phase.SHIFTING, Phase.PAUSED, Phase.HELD):
+    if moved_back and phase in (Phase.SHIFTING, Phase.PAUSED, Phase.HELD,
+                                Phase.AWAITING_APPROVAL):
         phase, cause = Phase.REVERTING, RevertCause.ERROR
     if phase is Phase.REVERTING:
         cause = cause or RevertCause.ERROR

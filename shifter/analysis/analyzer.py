@@ -162,6 +162,16 @@ class Analyzer:
         for e in self.evidence.values():
             e.fold()
 
+    def start_watch(self) -> None:
+        """The promotion is written: a fresh test of the now-live colour from here on,
+        against the absolute limits and the baseline recorded before the rollout. The
+        evidence of the steps is dropped so that a breach after the promotion is not
+        diluted by minutes of healthy traffic before it (the watch is a second test with
+        the same alpha)."""
+        self.promote = True
+        self.evidence = {name: Evidence(baseline=e.baseline)
+                         for name, e in self.evidence.items()}
+
     def evaluate(self, window_seconds: float, *, at: float | None = None) -> list[CheckResult]:
         """One result per check over the last ``window_seconds`` (up to unix time ``at``,
         default now). ``PrometheusUnavailable`` propagates."""

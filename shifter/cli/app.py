@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from shifter import __version__
-from shifter.cli import control, run, schema, status, validate
+from shifter.cli import aftercare, control, run, schema, status, validate
 from shifter.cli.common import ROOT
 from shifter.cli.options import (
     ContextOpt,
@@ -132,7 +132,8 @@ def completion(ctx: typer.Context,
 _COMMANDS: list[tuple[str, Any]] = [
     ("run", run.run), ("status", status.status), ("validate", validate.validate),
     ("config-schema", schema.config_schema), ("abort", control.abort),
-    ("promote", control.promote), ("pause", control.pause), ("resume", control.resume)]
+    ("approve", control.approve), ("promote", control.promote), ("pause", control.pause),
+    ("resume", control.resume), ("undo", aftercare.undo), ("cleanup", aftercare.cleanup)]
 for _name, _fn in _COMMANDS:
     app.command(_name, cls=_Command)(_fn)
 

@@ -1,4 +1,4 @@
-"""``shifter abort|promote|pause|resume``: operator requests, from any shell.
+"""``shifter abort|approve|promote|pause|resume``: operator requests, from any shell.
 
 A request is an annotation on the release's Lease; the running ``run`` sees it within a
 second. With no live holder, or one whose lease expires without acting, ``abort`` takes the
@@ -60,20 +60,37 @@ def abort(release: ReleaseArg, *, namespace: NamespaceOpt = None,
 
 
 def promote(release: ReleaseArg, *, namespace: NamespaceOpt = None,
+            full: Annotated[bool, typer.Option(
+                "--full", help="Skip the remaining steps: promote once the current step "
+                               "passes.")] = False,
             force: Annotated[bool, typer.Option(
                 "--force", help="Promote now, without waiting for the current step's "
                                 "analysis.")] = False,
             wait: Annotated[float, wait_opt("10s")] = 10.0, kubeconfig: KubeconfigOpt = None,
             context: ContextOpt = None, log_level: LogLevelOpt = None,
             log_format: LogFormatOpt = None) -> None:
-    """Skip the remaining steps: promote once the current step passes (now with --force).
+    """Go on to the next step: at an approval gate now, otherwise once the current step
+    passes (its remaining bake skipped). --full promotes once the current step passes,
+    --force promotes now.
 
     Exits 0 when the running rollout acknowledged the request, 5 when no run holds the
     release or it did not acknowledge within --wait (the request stays recorded)."""
     setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes():
-        _request(release, "promote-force" if force else "promote", namespace, kubeconfig,
-                 context, wait)
+        action = "promote-force" if force else "promote-full" if full else "promote"
+        _request(release, action, namespace, kubeconfig, context, wait)
+
+
+def approve(release: ReleaseArg, *, namespace: NamespaceOpt = None,
+            wait: Annotated[float, wait_opt("10s")] = 10.0, kubeconfig: KubeconfigOpt = None,
+            context: ContextOpt = None, log_level: LogLevelOpt = None,
+            log_format: LogFormatOpt = None) -> None:
+    """Answer an approval gate: the rollout goes on to the next step's weight.
+
+    Exits 0 when the running rollout acknowledged, 5 otherwise (see promote)."""
+    setup_logging(log_level, log_format, default=LogLevel.WARNING)
+    with exit_codes():
+        _request(release, "approve", namespace, kubeconfig, context, wait)
 
 
 def pause(release: ReleaseArg, *, namespace: NamespaceOpt = None,

@@ -122,6 +122,10 @@ def run(
     log_format: LogFormatOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="A step whose deadline cannot be "
                                          "met at the measured traffic is an error.")] = False,
+    approve_before_promote: Annotated[bool, typer.Option(
+        "--approve-before-promote", help="Hold before the last step (100%) in phase "
+        "awaiting_approval until 'shifter approve RELEASE' (analysis keeps running; "
+        "approval_timeout, default 1h, reverts: exit 4).")] = False,
 ) -> None:
     """Shift traffic to the other colour step by step; revert on an SLO breach.
 
@@ -143,7 +147,8 @@ def run(
             step_deadline=step_deadline, prometheus=prometheus, preset=preset,
             max_error_rate=max_error_rate, max_latency_p99=max_latency_p99,
             min_requests=min_requests, on_interrupt=on_interrupt)
-            | release_overrides(image, ready_timeout, allow_same) | {"strict": strict or None})
+            | release_overrides(image, ready_timeout, allow_same) | {"strict": strict or None}
+            | {"approve_before_promote": approve_before_promote or None})
         from shifter.analysis import promauth
 
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])

@@ -51,7 +51,21 @@ def describe(release: str, namespace: str, obj: dict[str, Any] | None) -> dict[s
         "last_verdicts": [{**v, "step": int(v["step"]) + 1} if "step" in v else v
                           for v in (state.get("history") or [])[-5:]],
         "version": state.get("version"),
+        "watch_left": _left(state.get("watch_until"), now, state, "watching"),
+        "approval_left": _left(state.get("approval_until"), now, state, "awaiting_approval"),
+        "aftercare": state.get("aftercare"),
     }
+
+
+def _left(until: Any, now: float, state: dict[str, Any], phase: str) -> float | None:
+    """Seconds left of a watch or a gate (in that phase only)."""
+    if state.get("phase") != phase or not isinstance(until, int | float):
+        return None
+    return round(max(0.0, until - now), 1)
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def live_split(client: Any, namespace: str, state: dict[str, Any]) -> dict[str, Any] | None:
@@ -90,6 +104,17 @@ def render_text(s: dict[str, Any]) -> str:
         lines.append(f"step:     {s['step']}/{len(s['steps'])} of "
                      f"{','.join(map(str, s['steps']))}, {s['weight']}% on {s['new']}"
                      + (f", for {s['at_step_for']}" if s["at_step_for"] else ""))
+    if s.get("watch_left") is not None:
+        lines.append(f"watching: {format_duration(s['watch_left'])} left of the watch after "
+                     f"the promotion (a failure flips all traffic back)")
+    if s.get("approval_left") is not None:
+        lines.append(f"gate:     awaiting approval ('shifter approve {s['release']}'), "
+                     f"reverted in {format_duration(s['approval_left'])} without an answer")
+    care = s.get("aftercare")
+    if care and not care.get("done"):
+        lines.append(f"aftercare: {care['deployment']} ({care['colour']}) is scaled to "
+                     f"{care['to']} at {_clock(care['due'])} ('shifter cleanup' does it "
+                     f"when due)")
     router = s.get("router_now")
     if router and "error" in router:
         lines.append(f"router:   cannot read: {router['error']}")

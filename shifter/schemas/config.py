@@ -100,8 +100,13 @@ def config_schema() -> dict[str, Any]:
     props["steps"] = {
         "description": "percent of traffic on the new colour per step; the last is 100",
         "default": list(props["steps"].get("default", [10, 50, 100])),
-        "anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1,
-                                              "maximum": 100}, "minItems": 1},
+        "anyOf": [{"type": "array", "items": {"anyOf": [
+                      {"type": "integer", "minimum": 1, "maximum": 100},
+                      {"type": "object", "additionalProperties": False, "required": ["weight"],
+                       "properties": {"weight": {"type": "integer", "minimum": 1,
+                                                 "maximum": 100},
+                                      "approve": {"type": "boolean"}}}]},
+                   "minItems": 1},
                   {"type": "string", "pattern": r"^\s*\d+(\s*,\s*\d+)*\s*$"}]}
     _rules_of_validators(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -120,4 +125,6 @@ def _rules_of_validators(schema: dict[str, Any]) -> None:
     analysis["preset"]["enum"] = sorted(PRESETS)
     analysis["prometheus"]["pattern"] = r"^https?://[^/\s]+"
     steps = props["steps"]["anyOf"][0]
-    steps.update(uniqueItems=True, contains={"const": 100})
+    steps.update(uniqueItems=True, contains={"anyOf": [
+        {"const": 100}, {"type": "object", "properties": {"weight": {"const": 100}},
+                         "required": ["weight"]}]})

@@ -55,15 +55,15 @@ def expected_grants(router: str, release: str = "shop", *, operator: bool = Fals
     group, resource, names = router_objects
     out = {(group, resource, verb, name) for verb in ("get", "patch") for name in names}
     if operator:
-        if router == "nginx":  # abort only ever patches the canary
-            out.discard((group, resource, "patch", release))
         out |= {("coordination.k8s.io", "leases", verb, lease)
                 for verb in ("get", "patch", "update")}
-        out |= {("apps", "deployments", "get", name) for name in colours}  # status
+        out |= {("apps", "deployments", verb, name) for verb in ("get", "patch")
+                for name in colours}  # undo scales back up, cleanup down
+        out.add(("", "events", "create", ""))  # undo's Event
         return frozenset(out)
     out |= {("", "services", "get", name) for name in colours}
     out |= {("apps", "deployments", verb, name) for verb in ("get", "patch")
-            for name in colours}
+            for name in colours}  # --image and aftercare patch them
     out |= {("coordination.k8s.io", "leases", "get", lease),
             ("coordination.k8s.io", "leases", "update", lease),
             ("coordination.k8s.io", "leases", "create", ""), ("", "events", "create", "")}
@@ -314,18 +314,13 @@ def test_role_files_are_loadable_on_their_own_and_every_rule_is_commented() -> N
         assert text.startswith(f"# The {router} router's rules"), router
 
 
-def test_the_rules_later_features_need_are_there_commented_out() -> None:
-    """`--image` patches the idle colour's Deployment; aftercare scales the old one down (and
-    `undo` up): their rules wait in role.yaml, commented, limited to the two colours."""
+def test_no_rule_waits_commented_out() -> None:
+    """`--image` and aftercare patch the Deployments with the same rule (a merge patch of
+    the pod template or of spec.replicas, never the deployments/scale subresource)."""
     text = (MANIFESTS / "role.yaml").read_text()
     body = text[text.index("\nrules:"):]
-    commented = [re.sub(r"^\s*# ", "", line) for line in body.splitlines()
-                 if re.match(r"^\s*# (- |  )\S", line)]  # commented-out YAML list items
-    rules = yaml.safe_load("\n".join(commented))
-    assert {(r["resources"][0], tuple(r["verbs"]), tuple(r["resourceNames"])) for r in rules} == {
-        ("deployments", ("get", "patch"), ("shop-blue", "shop-green")),
-        ("deployments/scale", ("get", "patch", "update"), ("shop-blue", "shop-green"))}
-    assert "--image" in text and "aftercare" in text
+    assert not [line for line in body.splitlines() if re.match(r"^\s*# (- |  )\S", line)]
+    assert "--image" in text and "aftercare" in text and "deployments/scale" in text
 
 
 def test_rolebinding_binds_the_role_to_the_jobs_service_account() -> None:

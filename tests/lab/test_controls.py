@@ -76,7 +76,7 @@ def test_pause_resume_and_promote(lab_gateway, tmp_path):
                            len([x for x in run.events() if x.get("event") == "verdict"]) > n)
         assert shifter(lab, "resume", "shop", "-n", "demo").code == 0
         run.wait_for_event(lambda e: e.get("event") == "request" and e["action"] == "resume")
-        assert shifter(lab, "promote", "shop", "-n", "demo").code == 0
+        assert shifter(lab, "promote", "--full", "shop", "-n", "demo").code == 0
         result = run.wait(timeout=60)
     finally:
         run.kill()

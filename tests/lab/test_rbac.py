@@ -53,6 +53,7 @@ ROUTERS = ("nginx", "gateway", "istio", "service")
 FAST = {"bake": "2s", "interval": "1s"}  # min_requests is 20 in `config()`
 SLOW = {"bake": "30s", "step_deadline": "60s"}  # a first step that stays put meanwhile
 DEPLOY = {"images": {"app": "registry.lab/shop:v2"}}  # a new image: needs patch on Deployments
+SCALE_DOWN: dict[str, Any] = {"after_promotion": {"scale_down": "0s"}}  # old colour to 0
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 ROUTER_RESOURCE = {"nginx": ("networking.k8s.io", "ingresses"),
                    "gateway": ("gateway.networking.k8s.io", "httproutes"),
@@ -200,14 +201,26 @@ def test_rollouts_and_operator_commands_with_the_shipped_roles(
     runner, operator = users(lab, tmp_path, router)
     lab.apiserver.requests.clear()
 
-    there = runner.run(router, deploy=DEPLOY)  # blue -> green, deploying a new image
+    # blue -> green deploying a new image; then blue is scaled from 2 to 1 (aftercare; it
+    # stays ready for the next)
+    there = runner.run(router, deploy=DEPLOY,
+                       after_promotion={"scale_down": "0s", "scale_down_to": 1})
     assert there.code == 0, there.stderr[-3000:]
     wait_for_split(lab, {"green": 100.0})
-    back = runner.run(router, deploy={"images": {"app": "registry.lab/shop:v3"}})  # to blue
+    # green -> blue: the other colour's objects, another image; then green is scaled down
+    back = runner.run(router, deploy={"images": {"app": "registry.lab/shop:v3"}}, **SCALE_DOWN)
     assert back.code == 0, back.stderr[-3000:]
     wait_for_split(lab, {"blue": 100.0})
     status = operator.control("status")
     assert status.code == 0 and '"phase": "promoted"' in status.stdout, status.stderr
+    undo = operator.control("undo")  # green scaled back up, then all traffic on it
+    assert undo.code == 0, undo.stderr
+    wait_for_split(lab, {"green": 100.0})
+    lab.fault("blue", error_rate=1.0)  # green -> blue reverted: blue's scale-down recorded
+    reverted = runner.run(router, after_revert={"scale_down": "1h"})
+    assert reverted.code == 3, reverted.stderr[-3000:]
+    cleanup = operator.control("cleanup", "--now")  # carried out by an operator
+    assert cleanup.code == 0 and "scaled to 0" in cleanup.stdout, cleanup.stderr
 
     lab.reseed(router)
     _operator_steers_a_held_run(runner, operator, lab, router)
@@ -275,10 +288,9 @@ def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: La
     runner, _ = users(lab, tmp_path, router, runner=without(rules, index, verb))
     before = router_objects(lab)
     lab.apiserver.requests.clear()
+    aftercare = (rule["resources"][0], verb) == ("deployments", "patch")
 
-    # `patch` on Deployments is needed only to deploy an image (--image / deploy:).
-    result = runner.run(router, **({"deploy": DEPLOY} if rule["resources"] == ["deployments"]
-                                   and verb == "patch" else {}))
+    result = runner.run(router, **(SCALE_DOWN if aftercare else {}))
 
     denied = forbidden_of(lab, RUNNER)
     assert denied, f"removing {verb} from {rule} forbade nothing"
@@ -293,6 +305,14 @@ def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: La
         warnings = [x for x in result.stderr.splitlines()
                     if "could not record a Kubernetes Event" in x]
         assert warnings and all(line in x for x in warnings), result.stderr[-3000:]
+        wait_for_split(lab, {"green": 100.0})
+        return
+    if aftercare:
+        # The scale-down after the promotion is denied: traffic is where it must be, so
+        # the rollout is promoted (exit 0) with the 403 line logged and the old colour
+        # left running.
+        assert result.code == 0, result.stderr[-3000:]
+        assert "aftercare failed" in result.stderr and line in result.stderr
         wait_for_split(lab, {"green": 100.0})
         return
     if (router, verb, resource) == ("nginx", "patch", "ingresses"):
@@ -329,13 +349,18 @@ def _operator_scenario(router: str, verb: str, resource: str, runner: As, operat
         return operator.control("status")
     if verb == "get" and resource == "leases":
         return operator.control("status")
+    if resource in ("deployments", "events"):  # undo brings the scaled-down colour back
+        promoted = runner.run(router, steps="10,100", **SCALE_DOWN)
+        assert promoted.code == 0, promoted.stderr[-3000:]
+        return operator.control("undo")
     crash_after_first_step(runner, lab, router)  # update, router get/patch: abort alone
     return operator.control("abort")
 
 
 @pytest.mark.parametrize("verb,resource", [("get", "leases"), ("patch", "leases"),
                                            ("update", "leases"), ("get", "router"),
-                                           ("patch", "router"), ("get", "deployments")])
+                                           ("patch", "router"), ("get", "deployments"),
+                                           ("patch", "deployments"), ("create", "events")])
 def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: Lab,
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without one verb of the operators' Role, the command that needs it fails with the
@@ -352,11 +377,19 @@ def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: La
 
     denied = forbidden_of(lab, OPERATOR)
     assert {(r, v) for _, r, v, _ in denied} == {(plural, verb)}, denied
-    if resource == "deployments":  # status still answers, and says what it cannot read
+    if resource == "deployments" and verb == "get":  # status answers, says what it cannot read
         assert result.code == 0, result.stderr
         assert "forbidden: cannot get deployments.apps/" in result.stdout, result.stdout
         return
     assert f"forbidden: cannot {verb} " in result.stderr, result.stderr
+    if resource == "events":  # best effort: undo is done, with a warning
+        assert result.code == 0, result.stderr
+        wait_for_split(lab, {"blue": 100.0})
+        return
+    if resource == "deployments":  # undo refused before any traffic moved
+        assert result.code == 2, (result.stdout, result.stderr)
+        wait_for_split(lab, {"green": 100.0})
+        return
     # a denied Lease call is invalid input (2); a denied router call fails the revert that
     # `abort` took over (1, "revert ... FAILED", with what to do by hand)
     assert result.code == (1 if resource == "router" else 2), (result.stdout, result.stderr)

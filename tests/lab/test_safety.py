@@ -47,7 +47,7 @@ def test_a_promote_request_never_carries_into_a_later_rollout(lab_gateway, tmp_p
                   log_dir=tmp_path)
     try:
         run.wait_for_event(lambda e: e.get("event") == "step")
-        assert shifter(lab, "promote", "shop", "-n", "demo").code == 0
+        assert shifter(lab, "promote", "--full", "shop", "-n", "demo").code == 0
         first = run.wait(timeout=60)
     finally:
         run.kill()
@@ -116,7 +116,7 @@ def test_a_request_to_a_held_rollout_is_acted_on_by_the_resumed_run(lab_gateway,
     finally:
         run.kill()
     assert held.code == 4 and record(lab)["phase"] == "held"
-    posted = shifter(lab, "promote", "shop", "-n", "demo")
+    posted = shifter(lab, "promote", "--full", "shop", "-n", "demo")
     # Nothing acts on it now (exit 5, the CLI contract), but it stays recorded for the
     # resumed run of this very rollout.
     assert posted.code == 5 and "resumed" in posted.stderr, (posted.stdout, posted.stderr)
@@ -124,7 +124,7 @@ def test_a_request_to_a_held_rollout_is_acted_on_by_the_resumed_run(lab_gateway,
                                                       **slow))
     assert again.code == 0, again.stderr[-3000:]
     assert [e["weight"] for e in again.of("step")] == [10]  # promoted as asked
-    assert [e["action"] for e in again.of("request")] == ["promote"]
+    assert [e["action"] for e in again.of("request")] == ["promote-full"]
 
 
 # -- defect 2 (and issue 12): a forward write applied after the client gave up ---------------

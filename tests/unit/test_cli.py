@@ -27,13 +27,14 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 def test_root_help_lists_commands_and_exit_codes():
     result = invoke("--help")
     assert result.exit_code == 0
-    for name in ("run", "status", "validate", "abort", "promote", "pause", "resume",
-                 "completion", "config-schema"):
+    for name in ("run", "status", "validate", "abort", "approve", "promote", "pause",
+                 "resume", "undo", "cleanup", "completion", "config-schema"):
         assert name in result.output
     assert "6 another run holds" in " ".join(result.output.split())
 
 
-KUBE_COMMANDS = ["run", "status", "validate", "abort", "promote", "pause", "resume"]
+KUBE_COMMANDS = ["run", "status", "validate", "abort", "approve", "promote", "pause",
+                 "resume", "undo", "cleanup"]
 
 
 @pytest.mark.parametrize("name", KUBE_COMMANDS)

@@ -227,7 +227,7 @@ def test_json_body_and_headline() -> None:
     slack = slack_body("step", release="r", namespace="n", time="t", payload=many)
     assert len(slack["blocks"][1]["fields"]) == 10
     assert set(EVENTS) == {"started", "step", "reverted", "promoted", "aborted",
-                                   "failed"}
+                           "failed", "awaiting_approval"}
 
 
 @pytest.mark.parametrize(("kwargs", "field", "expected"), [

@@ -164,9 +164,9 @@ def test_pause_twice_and_resume_when_not_paused_are_harmless():
     assert s3.phase is Phase.SHIFTING and a == []
 
 
-def test_promote_request_waits_for_a_pass_then_skips_remaining_steps():
+def test_promote_full_request_waits_for_a_pass_then_skips_remaining_steps():
     s = started()
-    s, a = advance(s, Request(1.0, "promote"), PLAN)
+    s, a = advance(s, Request(1.0, "promote-full"), PLAN)
     assert a == [] and s.promote_requested
     s, a = advance(s, Sample(2.0, INC), PLAN)
     assert a == []
@@ -176,7 +176,7 @@ def test_promote_request_waits_for_a_pass_then_skips_remaining_steps():
 
 def test_promote_request_still_reverts_on_fail():
     s = started()
-    s, _ = advance(s, Request(1.0, "promote"), PLAN)
+    s, _ = advance(s, Request(1.0, "promote-full"), PLAN)
     s, a = advance(s, Sample(2.0, F), PLAN)
     assert s.phase is Phase.REVERTING
 
