@@ -42,13 +42,18 @@ def relabel(vector: str, source_label: str) -> str:
 def since(series: str) -> str:
     """Exact increase of the counter ``series`` since the window started, per series.
 
-    ``series - series @ {start}``: the counter now minus its value at the weight change,
-    no extrapolation (``increase()`` scales partial windows up: 2/10 can read 4/20).
+    The counter now minus its value at the weight change, no extrapolation (``increase()``
+    scales partial windows up: 2/10 can read 4/20). The value at the change is the last
+    sample at or before it (``last_over_time(series[5m] @ {start})``), not the instant
+    value ``series @ {start}``: one failed scrape around the change writes a staleness
+    marker, the instant value is then absent, and the fallback below would count the
+    series' whole history (a past fault's errors) as this step's (seen in the lab).
     A series that reset inside the window (its difference is negative) or was born
-    inside it (no value at the start) counts its current value: for a reset that
-    undercounts the requests before the reset, for a new series it is exact.
+    inside it (no sample in the 5 minutes before the start) counts its current value:
+    for a reset that undercounts the requests before the reset, for a new series it is
+    exact.
     """
-    return f"(({series} - {series} @ {{start}}) >= 0 or {series})"
+    return (f"(({series} - last_over_time({series}[5m] @ {{start}})) >= 0 or {series})")
 
 
 def counts_query(total: str, errors: str) -> str:

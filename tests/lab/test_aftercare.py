@@ -17,7 +17,7 @@ from tests.lab.cli import Running, config, shifter, wait_for_split, write_config
 pytestmark = pytest.mark.lab
 
 GATED = [10, 50, {"weight": 100, "approve": True}]
-QUICK = {"bake": "2s", "interval": "1s", "step_deadline": "15s"}
+QUICK = {"bake": "2s", "interval": "1s", "step_deadline": "30s"}
 
 
 def lease_obj(lab):
