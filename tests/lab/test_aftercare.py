@@ -81,6 +81,18 @@ def test_a_gate_holds_at_50_with_analysis_running_until_approve(lab_gateway, tmp
     wait_for_split(lab, {"green": 100.0})
 
 
+def test_an_unanswered_gate_times_out_exit_4(lab_gateway, tmp_path):
+    # Before the fault test: right after a 100%-error fault on green, a few of green's next
+    # requests can still fail, and this rollout must pass its first step to reach the gate.
+    lab = lab_gateway
+    result = shifter(lab, "run", "shop", "--approve-before-promote", "-f", str(write_config(
+        tmp_path, config(lab, "gateway", **QUICK, steps=[10, 100], approval_timeout="3s"))))
+    assert result.code == 4, result.stderr[-3000:]
+    assert result.summary["reason"] == "approval timed out"
+    assert [e["weight"] for e in result.of("step")] == [10]
+    wait_for_split(lab, {"blue": 100.0})
+
+
 def test_a_fault_while_waiting_for_approval_still_reverts(lab_gateway, tmp_path):
     lab = lab_gateway
     run = start(lab, tmp_path, steps=GATED)
@@ -92,16 +104,6 @@ def test_a_fault_while_waiting_for_approval_still_reverts(lab_gateway, tmp_path)
         run.kill()
     assert result.code == 3, result.stderr[-3000:]
     assert result.summary["outcome"] == "rolled_back"
-    wait_for_split(lab, {"blue": 100.0})
-
-
-def test_an_unanswered_gate_times_out_exit_4(lab_gateway, tmp_path):
-    lab = lab_gateway
-    result = shifter(lab, "run", "shop", "--approve-before-promote", "-f", str(write_config(
-        tmp_path, config(lab, "gateway", **QUICK, steps=[10, 100], approval_timeout="3s"))))
-    assert result.code == 4, result.stderr[-3000:]
-    assert result.summary["reason"] == "approval timed out"
-    assert [e["weight"] for e in result.of("step")] == [10]
     wait_for_split(lab, {"blue": 100.0})
 
 

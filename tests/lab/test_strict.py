@@ -17,7 +17,8 @@ pytestmark = pytest.mark.lab
 
 def test_strict_refuses_a_step_deadline_the_traffic_cannot_meet(lab_gateway, tmp_path):
     lab = lab_gateway
-    path = write_config(tmp_path, config(lab, "gateway", analysis={"min_requests": 2000}))
+    cfg = config(lab, "gateway", analysis={"min_requests": 2000})
+    path = write_config(tmp_path, cfg)
     before = resource_versions(lab)
     lenient = shifter(lab, "validate", "-f", str(path))
     assert lenient.code == 0, lenient.stderr
@@ -28,7 +29,7 @@ def test_strict_refuses_a_step_deadline_the_traffic_cannot_meet(lab_gateway, tmp
         assert strict.code == 2, strict.stderr
         assert strict.summary["reason"].startswith(
             "step_deadline: step 1 (10%) cannot reach min_requests (2000) before its deadline "
-            "(15s) at the measured ")
+            f"({cfg['step_deadline']}) at the measured ")
     assert resource_versions(lab) == before  # no Lease, no weight: nothing changed
     assert lab.controller.split.get("blue") == 100.0
 
