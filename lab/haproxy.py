@@ -179,7 +179,11 @@ class HAProxy:
         Raises RuntimeError when HAProxy refuses a command.
         """
         start = time.perf_counter()
-        for colour, weight in weights.items():
+        # Raise weights before lowering any: lowering first leaves a moment with every server
+        # at weight 0, when HAProxy answers 503 (a flip from blue 256 to green 256 dropped a
+        # request that way).
+        rising = sorted(weights.items(), key=lambda kv: kv[1] <= self.weights.get(kv[0], 0))
+        for colour, weight in rising:
             if not 0 <= weight <= MAX_WEIGHT:
                 raise ValueError(f"weight of {colour}: expected 0..{MAX_WEIGHT}, got {weight}")
             if self.weights.get(colour) == weight:
