@@ -56,15 +56,15 @@ def healthy_rollout(lab: Any, cfg: Path) -> dict[str, Any]:
             "stderr": stderr[-500:] if code not in (0, 3) else ""}
 
 
-def run(*, quick: bool = False, reverts: int | None = None, healthy: int | None = None
-        ) -> dict[str, Any]:
+def run(*, quick: bool = False, reverts: int | None = None, healthy: int | None = None,
+        deadlines: tuple[str, ...] = DEADLINES) -> dict[str, Any]:
     from lab.core import Lab
 
-    n_rev = reverts or (3 if quick else 8)
-    n_ok = healthy or (2 if quick else 10)
+    n_rev = reverts if reverts is not None else (3 if quick else 8)
+    n_ok = healthy if healthy is not None else (2 if quick else 10)
     t0 = time.monotonic()
     rev: list[dict[str, Any]] = []
-    ok: dict[str, list[dict[str, Any]]] = {d: [] for d in DEADLINES}
+    ok: dict[str, list[dict[str, Any]]] = {d: [] for d in deadlines} if n_ok else {}
     with tempfile.TemporaryDirectory(prefix="bench-labdec-") as tmp, \
             Lab(Path(tmp) / "lab", router=ROUTER, rps=50) as lab:
         cfg = write_config(Path(tmp) / "revert.yaml", lab, ROUTER)
@@ -73,8 +73,8 @@ def run(*, quick: bool = False, reverts: int | None = None, healthy: int | None 
         # blue at 1% for a baseline window before the first healthy rollout
         lab.reseed(ROUTER)
         lab.fault("blue", error_rate=HEALTHY_RATE)
-        time.sleep(5 if quick else 60)
-        for deadline in DEADLINES:
+        time.sleep(5 if quick or not n_ok else 60)
+        for deadline in ok:
             hcfg = healthy_config(Path(tmp) / f"healthy-{deadline}.yaml", lab, deadline)
             for _ in range(n_ok):
                 ok[deadline].append(healthy_rollout(lab, hcfg))
@@ -119,8 +119,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reverts", type=int, default=None)
     ap.add_argument("--healthy", type=int, default=None)
+    ap.add_argument("--deadlines", default=",".join(DEADLINES),
+                    help="step deadlines of the healthy rollouts, comma-separated")
     args = ap.parse_args()
-    result = run(quick=args.quick, reverts=args.reverts, healthy=args.healthy)
+    result = run(quick=args.quick, reverts=args.reverts, healthy=args.healthy,
+                 deadlines=tuple(args.deadlines.split(",")))
     write_result("lab_decisions", result)
     print_tables(result)
 

@@ -268,7 +268,7 @@ class Engine(GatesAndWatch):
             if self._next_tick is not None and now >= self._next_tick:
                 self._next_tick += self.plan.interval
                 if self._next_tick <= now:  # a slow tick: do not pile samples up
-                    self._next_tick = now + self.plan.interval
+                    self._next_tick = self._aligned(now + self.plan.interval, now)
                 return self._sample(now)
             if keeper.due(now):
                 req = keeper.poll()
@@ -280,6 +280,14 @@ class Engine(GatesAndWatch):
             wait = keeper.wait(now, POLL_EVERY if self._next_tick is None
                                else self._next_tick - now)
             self.sleep(max(0.01, min(wait, 0.1)))
+
+    def _aligned(self, due: float, now: float) -> float:
+        """A tick due at ``due`` moved to just after a scrape of the new colour's series
+        (``Analyzer.tick_shift``), never earlier than half an interval from ``now``."""
+        if self.analyzer is None:
+            return due
+        shift = self.analyzer.tick_shift(time.time() + (due - now), self.plan.interval)
+        return max(due + shift, now + self.plan.interval / 2)
 
     def _take_signal(self) -> Interrupted:
         self.interrupt.signalled = None
@@ -407,7 +415,7 @@ class Engine(GatesAndWatch):
             self.analyzer.new_step(a.weight)  # carry the evidence: one always-valid test
         self.weight_read = a.weight  # every router reads its write back before returning
         now = self.clock()
-        self._next_tick = now + self.plan.interval
+        self._next_tick = self._aligned(now + self.plan.interval, now)
         self.reporter.emit("step", step=a.step, steps=len(self.plan.steps), weight=a.weight,
                            bake=self.plan.steps[a.step].bake,
                            new=self.new.value, live=self.live.value)

@@ -45,6 +45,9 @@ class GatesAndWatch:
     def _notify(self, event: str, **payload: Any) -> None:
         raise NotImplementedError
 
+    def _aligned(self, due: float, now: float) -> float:
+        raise NotImplementedError
+
     def _await_approval(self, a: AwaitApproval) -> None:
         """A gate: announce it; the loop keeps sampling (a failure still reverts)."""
         command = f"shifter approve {self.target.release} -n {self.target.namespace}"
@@ -62,7 +65,8 @@ class GatesAndWatch:
         against the absolute limits and the pre-rollout baseline)."""
         if self.analyzer is not None:
             self.analyzer.start_watch()
-        self._next_tick = self.clock() + self.plan.interval
+        now = self.clock()
+        self._next_tick = self._aligned(now + self.plan.interval, now)
         self.reporter.emit("watch", new=self.new.value, seconds=a.seconds)
         self._kevent("Watching", f"{self.target.service(self.new)} is live; watching it for "
                      f"{a.seconds:g}s (a failure puts all traffic back on "

@@ -24,7 +24,7 @@ from .outage import Outage
 from .prometheus import QueryError, QuerySource, Sample
 from .rates import Segment
 from .render import placeholders, render
-from .scrape import scrape_interval, selector, warning
+from .scrape import Scrape, measure, tick_shift, warning
 from .verdict import Cause, CheckResult, Value, Verdict
 
 MIN_WINDOW = 2.0  # seconds: a {window} shorter than this holds at most one scrape
@@ -135,7 +135,7 @@ class Analyzer:
         self.clock = clock
         self.plan = plan
         self.strict = strict  # an unmeetable step deadline is an error (``--strict``)
-        self.scrape: tuple[str, float] | None = None  # (selector, seconds), at pre-flight
+        self.scrape: Scrape | None = None  # measured at pre-flight
         self.promote = False  # the current step promotes (100%): set by new_step(weight)
         self.outage = Outage(max_unavailable)
         self.evidence: dict[str, Evidence] = {c.name: Evidence() for c in self.checks}
@@ -286,19 +286,23 @@ class Analyzer:
                                     min_requests=first.min_requests)
         return results
 
-    def _scrape_interval(self, at: float) -> tuple[str, float] | None:
-        """The scrape interval of the first count check's series (None if unknown)."""
+    def _scrape_interval(self, at: float) -> Scrape | None:
+        """How the first count check's series are scraped (None if unknown)."""
         counted = sorted(self.checks, key=lambda c: c.kind is CheckKind.THRESHOLD)
         for check in counted[:1]:
             promql = self.render(check, self.baseline_window, start=at - self.baseline_window)
-            sel = selector(promql)
             try:
-                seconds = scrape_interval(self.source, promql, at=at)
+                return measure(self.source, promql, at=at, prefer=self.ctx.new_service)
             except (QueryError, PrometheusUnavailable):
                 return None
-            if sel is not None and seconds is not None:
-                return sel, seconds
         return None
+
+    def tick_shift(self, due: float, interval: float) -> float:
+        """Seconds to move a tick due at unix time ``due`` so it comes just after a scrape
+        of the new colour's series (0 when the scrape is unknown; :func:`.scrape.tick_shift`)."""
+        if self.scrape is None:
+            return 0.0
+        return tick_shift(due, interval=interval, scrape=self.scrape)
 
     def live_rps(self) -> float | None:
         """The live colour's request rate over the baseline window (after ``preflight``)."""
@@ -316,7 +320,7 @@ class Analyzer:
         check, forecasts = self.forecasts(plan)
         lines = timeline_lines(forecasts, self.live_rps() or 0.0) if check else []
         if self.scrape is not None:
-            w = warning(plan.interval, self.scrape[1], self.scrape[0])
+            w = warning(plan.interval, self.scrape.interval, self.scrape.selector)
             lines += [w] if w else []
         return lines
 

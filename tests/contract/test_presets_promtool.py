@@ -366,7 +366,7 @@ def test_preflight_measures_the_scrape_interval_of_the_queried_series(
     a = Analyzer(source, checks, ctx)
     a.preflight(at=AT)
     assert a.scrape is not None
-    assert a.scrape[1] == pytest.approx(STEP)
+    assert a.scrape.interval == pytest.approx(STEP)
     lines = a.timeline(make_plan((10, 100), bake=3, interval=1))
     assert lines[-1].startswith("  WARNING: interval 1s is shorter than the scrape interval")
     assert not any("scrape" in x for x in a.timeline(make_plan((10, 100), bake=30,

@@ -238,7 +238,7 @@ def test_preflight_measures_the_scrape_interval_and_warns_when_interval_is_short
     a = Analyzer(src, checks(lat=None), CTX)
     a.preflight(at=1000.0)
     assert a.scrape is not None
-    sel, seconds = a.scrape
+    sel, seconds = a.scrape.selector, a.scrape.interval
     assert sel.startswith('http_requests_total{namespace="shop-ns", service=~"shop-blue|')
     assert seconds == pytest.approx(15.0)
     fast = a.timeline(make_plan((10, 100), bake=30, interval=5))

@@ -77,8 +77,13 @@ class ScriptedAnalyzer:
         self.windows: list[float] = []
         self.outage = Outage(60.0)  # the analyzer's outage tracker (issue 9)
 
+        self.shift = 0.0  # what tick_shift answers (the real one follows the scrapes)
+
     def new_step(self, weight: int | None = None) -> None:
         pass
+
+    def tick_shift(self, due: float, interval: float) -> float:
+        return self.shift
 
     def state(self) -> dict:
         return {}
@@ -123,6 +128,19 @@ def test_healthy_rollout_walks_every_step_and_promotes():
     # each step sampled every interval from the weight change until the bake ended
     assert [round(w) for w in analyzer.windows] == [1, 2, 3, 4, 5] * 3
     assert 15.0 <= clock.now - 1000.0 < 16.0
+
+
+def test_ticks_follow_the_analyzers_shift_after_each_weight_change():
+    """The first tick of a step moves by the analyzer's tick_shift (just after a scrape of
+    the new colour); the following ones keep the interval, so they stay just after one."""
+    eng, router, analyzer, events, clock = engine(lambda w, win: Verdict.PASS)
+    analyzer.shift = 0.3
+    eng.run()
+    assert [round(w, 2) for w in analyzer.windows[:5]] == [1.3, 2.3, 3.3, 4.3, 5.3]
+    analyzer2 = engine(lambda w, win: Verdict.PASS)
+    analyzer2[2].shift = -0.8  # never earlier than half an interval after the change
+    analyzer2[0].run()
+    assert [round(w, 2) for w in analyzer2[2].windows[:2]] == [0.5, 1.5]
 
 
 def test_first_failure_reverts_on_that_tick_with_one_write():
