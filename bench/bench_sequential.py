@@ -6,7 +6,9 @@ carried across steps and the baseline recorded before the first step, exactly as
 traffic split per request at the step's weight, errors drawn per request, counts exact
 at each tick (the ``@`` form). The default config has two count checks (error rate and
 latency), so the error-rate check gets half of alpha 0.01, split between its absolute
-and relative tests: 0.0025 each.
+and relative tests as the analyzer splits it (``Analyzer.alphas``: 3/4 and 1/4, since the
+default 1-point allowance over a 1% limit only decides whether a breach is shared):
+0.00375 and 0.00125.
 
 1. **Proof of the bound**: a release exactly at its limit (1%, live colour 1% too) and
    at half of it, judged after *every* tick of every step, ignoring passes and deadlines,
@@ -23,7 +25,7 @@ and relative tests: 0.0025 each.
    the revert decision at 20%, 5%, 2% errors (10% weight), false reverts at half the
    limit and at it, and a shared outage (both colours at 20%). The information limit:
    Wald's expected sample size for the optimal test of 1% against the true rate at
-   alpha 0.0025 (no sound test needs fewer requests on average), as time at that traffic.
+   alpha 0.00375 (no sound test needs fewer requests on average), as time at that traffic.
 
     .venv/bin/python -m bench.bench_sequential [--quick] [--seed 1]
 """
@@ -41,12 +43,13 @@ from typing import Any
 from bench import percentile, print_tables, table, write_result
 from bench.bench_analysis import binomial
 from shifter.analysis import decide
+from shifter.analysis.analyzer import ABS_SHARE
 from shifter.analysis.verdict import Verdict
 from shifter.plan import make_plan
 from shifter.state import Promote, Revert, Sample, SetWeight, Start, State, WeightApplied, advance
 
 LIMIT, OVER, ALPHA_CHECK = 0.01, 0.01, 0.005
-A_ABS = A_REL = ALPHA_CHECK / 2
+A_ABS, A_REL = ALPHA_CHECK * ABS_SHARE, ALPHA_CHECK * (1 - ABS_SHARE)
 
 
 @dataclass(frozen=True)

@@ -131,20 +131,32 @@ class Forecast:
     to_detect_2x: float  # expected seconds to fail a release at twice the limit
     to_detect_5x: float  # ... at five times the limit
     deadline: float
+    to_pass_at_limit: float = math.inf  # typical seconds for a release at its limit to pass
+    promotes: bool = False  # the step's pass is the promotion (the stricter rule)
 
     @property
     def meets_deadline(self) -> bool:
         """min_requests arrive before the step's deadline."""
         return self.to_min_requests <= self.deadline
 
+    @property
+    def passes_at_limit(self) -> bool:
+        """A release at its limit (the live colour there too) typically passes in time."""
+        return self.to_pass_at_limit <= self.deadline
 
-def timeline(plan: Plan, rps: float, *, min_requests: int, limit: float, alpha: float
-             ) -> list[Forecast]:
-    """Per step, at ``rps`` requests per second in total: the time to ``min_requests`` and
-    the expected time to detect a 2x and 5x breach of ``limit`` with the anytime test at
+
+def timeline(plan: Plan, rps: float, *, min_requests: int, limit: float, alpha: float,
+             pass_tolerance: float = 1.5) -> list[Forecast]:
+    """Per step, at ``rps`` requests per second in total: the time to ``min_requests``, the
+    expected time to detect a 2x and 5x breach of ``limit`` with the anytime test at
     ``alpha`` (Wald's approximation, :func:`shifter.analysis.sequential.requests_to_detect`),
-    each rounded up to the next tick."""
-    from shifter.analysis.sequential import requests_to_detect
+    and the typical time for a release exactly at its limit (the live colour there too) to
+    pass the step (:func:`shifter.analysis.sequential.requests_to_pass` with the pass rule
+    of :mod:`shifter.analysis.rates`; the 100% step is the promotion), counting the
+    requests it got in the earlier steps, each step taken to end when it passes or at its
+    bake. Each time is rounded up to the next tick."""
+    from shifter.analysis.rates import PASS_ALPHA, PROMOTE_ALPHA, PROMOTE_TOLERANCE
+    from shifter.analysis.sequential import requests_to_detect, requests_to_pass
 
     def tick(seconds: float) -> float:
         if not math.isfinite(seconds):
@@ -152,16 +164,26 @@ def timeline(plan: Plan, rps: float, *, min_requests: int, limit: float, alpha: 
         return max(1, math.ceil(seconds / plan.interval - 1e-9)) * plan.interval
 
     out = []
+    carried = 0.0  # requests the release got in the earlier steps
     for s in plan.steps:
         new = rps * s.weight / 100
 
         def per(n: float, new: float = new) -> float:
             return n / new if new > 0 else math.inf
 
+        promotes = s.weight >= 100  # as the analyzer judges it
+        p_alpha, tol = ((PROMOTE_ALPHA, min(pass_tolerance, PROMOTE_TOLERANCE)) if promotes
+                        else (PASS_ALPHA, pass_tolerance))
+        needed = requests_to_pass(limit, min(1.0, (1 + tol) * limit), p_alpha, limit)
+        to_min = tick(per(min_requests))
+        to_pass = max(to_min, tick(per(max(0.0, needed - carried))))
         out.append(Forecast(
-            s.index, s.weight, new, tick(per(min_requests)),
+            s.index, s.weight, new, to_min,
             tick(per(requests_to_detect(min(2 * limit, 0.99), limit, alpha))),
-            tick(per(requests_to_detect(min(5 * limit, 0.99), limit, alpha))), s.deadline))
+            tick(per(requests_to_detect(min(5 * limit, 0.99), limit, alpha))), s.deadline,
+            to_pass_at_limit=to_pass, promotes=promotes))
+        ends = min(max(s.bake, to_pass), s.deadline)
+        carried += new * ends if math.isfinite(ends) else 0.0
     return out
 
 
@@ -175,12 +197,20 @@ def timeline_lines(forecasts: Sequence[Forecast], rps: float) -> list[str]:
     for f in forecasts:
         lines.append(f"  step {f.step + 1} ({f.weight}%, {f.new_rps:.3g} rps on the new colour):"
                      f" min_requests after {fmt(f.to_min_requests)}, a 2x breach caught "
-                     f"after ~{fmt(f.to_detect_2x)}, 5x after ~{fmt(f.to_detect_5x)}; "
-                     f"deadline {fmt(f.deadline)}")
+                     f"after ~{fmt(f.to_detect_2x)}, 5x after ~{fmt(f.to_detect_5x)}, a "
+                     f"release at the limit {'promoted' if f.promotes else 'passed'} after "
+                     f"~{fmt(f.to_pass_at_limit)}; deadline {fmt(f.deadline)}")
         if not f.meets_deadline:
             lines.append(f"  WARNING: step {f.step + 1} cannot reach min_requests before its "
                          f"deadline at this traffic: it would be reverted at the deadline "
                          f"(raise step_deadline or the weight, or lower min_requests)")
+        elif not f.passes_at_limit:
+            what = "promoted" if f.promotes else "passed"
+            lines.append(f"  WARNING: step {f.step + 1}: a release at its error-rate limit "
+                         f"(the live colour there too) is typically {what} only after "
+                         f"~{fmt(f.to_pass_at_limit)}, past the {fmt(f.deadline)} deadline: "
+                         f"it would be reverted at the deadline (raise step_deadline to "
+                         f"pass one at its limit; one well below it passes sooner)")
     return lines
 
 

@@ -27,6 +27,7 @@ from .render import placeholders, render
 from .scrape import Scrape, measure, tick_shift, warning
 from .verdict import Cause, CheckResult, Value, Verdict
 
+ABS_SHARE = 0.75  # the absolute test's share when the relative one only tells "shared"
 MIN_WINDOW = 2.0  # seconds: a {window} shorter than this holds at most one scrape
 PREFLIGHT_WINDOW = 60.0
 
@@ -115,7 +116,7 @@ class Analyzer:
 
     ``alpha`` on the checks is the false-revert budget of the whole rollout; it is split
     only among the count checks (error rate, latency) and, within a check with a relative
-    limit, equally between its absolute and relative tests. It is not split over looks:
+    limit, between its absolute and relative tests (:meth:`alphas`). It is not split over looks:
     the tests are anytime-valid (:mod:`.sequential`).
     """
 
@@ -145,9 +146,18 @@ class Analyzer:
             self.render(check, PREFLIGHT_WINDOW, start=0.0)
 
     def alphas(self, check: CheckSpec) -> tuple[float, float]:
-        """``(absolute, relative)`` significance of ``check``'s two tests."""
+        """``(absolute, relative)`` significance of ``check``'s two tests: half each, or
+        three quarters to the absolute test when the relative limit cannot bind below the
+        absolute one (an error-rate allowance of at least the limit, as the defaults' 1
+        point over a 1% limit: the relative test then only tells whether a breach is
+        shared, and the absolute one decides every other revert)."""
         a = self.alpha_check[check.name]
-        return (a / 2, a / 2) if check.max_over_baseline is not None else (a, a)
+        allowance = check.max_over_baseline
+        if allowance is None:
+            return a, a
+        if check.kind is CheckKind.ERROR_RATE and allowance >= check.max:
+            return a * ABS_SHARE, a * (1 - ABS_SHARE)
+        return a / 2, a / 2
 
     def render(self, check: CheckSpec, window_seconds: float, *, start: float) -> str:
         """The PromQL ``check`` runs for a window of ``window_seconds`` from unix ``start``."""
@@ -333,7 +343,7 @@ class Analyzer:
             return None, []
         a_abs, _ = self.alphas(check)
         return check, timeline(plan, rps, min_requests=check.min_requests, limit=check.max,
-                               alpha=a_abs)
+                               alpha=a_abs, pass_tolerance=self.pass_tolerance)
 
     def state(self) -> dict[str, object]:
         """The carried evidence, JSON-safe, for the Lease record (see :meth:`restore`)."""

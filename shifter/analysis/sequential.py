@@ -160,3 +160,27 @@ def requests_to_detect(rate: float, p0: float, alpha: float) -> float:
     if best <= 0:
         return math.inf
     return (math.log(1.0 / alpha) + math.log(len(alts))) / best
+
+
+def requests_to_pass(rate: float, pass_limit: float, alpha: float, p0: float) -> float:
+    """Requests (over the rollout) after which a release whose observed rate is ``rate``
+    has its ``1 - alpha`` confidence sequence's upper end at or below ``pass_limit``: the
+    fewest that can pass it (``inf`` when ``rate >= pass_limit``). The counts are taken
+    as their expectation, ``k = rate * n``, so this is the typical, not the worst, case."""
+    if rate >= pass_limit:
+        return math.inf
+
+    def passes(n: int) -> bool:
+        k = min(n, round(rate * n))
+        return upper_bound([(n, k)], alpha, p0) <= pass_limit
+
+    hi = 16
+    while not passes(hi):
+        hi *= 2
+        if hi > 1 << 26:
+            return math.inf
+    lo = hi // 2
+    while hi - lo > max(1, hi // 200):  # within 0.5%
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if passes(mid) else (mid, hi)
+    return float(hi)

@@ -273,3 +273,23 @@ def test_latency_evidence_survives_the_lease_record_round_trip() -> None:
     assert e.prior_buckets == [[(0.1, 95.0), (0.5, 100.0), (math.inf, 100.0)]]
     assert e.live_prior_buckets == [[(0.1, 900.0), (0.5, 900.0), (math.inf, 900.0)]]
     assert e.prior_pass == [(100, 0)]  # none slower than the 500 ms pass bound
+
+
+def test_alpha_is_split_where_each_test_decides() -> None:
+    """0.01 over two count checks; the error-rate check's absolute test gets 3/4 when the
+    allowance (1 point) cannot bind below the 1% limit, the latency check halves its 0.005;
+    without a relative limit the absolute test gets the check's whole share."""
+    default = Analyzer(FakeSource({}), build_checks(
+        preset="app", max_error_rate=0.01, max_latency=0.5, max_latency_over_baseline=1.5),
+        CTX)
+    err, lat = default.checks
+    assert default.alphas(err) == pytest.approx((0.00375, 0.00125))
+    assert default.alphas(lat) == pytest.approx((0.0025, 0.0025))
+    tight = Analyzer(FakeSource({}), build_checks(
+        preset="app", max_error_rate=0.05, max_error_rate_over_baseline=0.01,
+        max_latency=None), CTX)
+    assert tight.alphas(tight.checks[0]) == pytest.approx((0.005, 0.005))  # it can bind
+    alone = Analyzer(FakeSource({}), build_checks(
+        preset="app", max_error_rate=0.01, max_error_rate_over_baseline=None,
+        max_latency=None), CTX)
+    assert alone.alphas(alone.checks[0]) == pytest.approx((0.01, 0.01))

@@ -1,5 +1,7 @@
 """The step plan: validation and defaults."""
 
+import math
+
 import pytest
 
 from shifter.errors import ConfigError
@@ -91,3 +93,32 @@ def test_strict_makes_an_unmeetable_deadline_an_error_naming_the_step():
     assert str(err.value).startswith(
         "step_deadline: step 1 (10%) cannot reach min_requests (50) before its deadline "
         "(180s) at the measured 0.2 requests/s (0.02 on the new colour: after 2500s)")
+
+
+def test_timeline_predicts_when_a_release_at_its_limit_is_promoted():
+    """At 50 rps a release at a 1% limit needs ~2,000 requests over the rollout for its 95%
+    bound to fall below 1.75%: about 40 s at 100%. A 15 s deadline cannot give it that (a
+    warning); 120 s can. The earlier steps' requests count towards it."""
+    from shifter.analysis.sequential import requests_to_pass
+    from shifter.plan import timeline, timeline_lines
+
+    needed = requests_to_pass(0.01, 0.0175, 0.05, 0.01)
+    assert 1500 <= needed <= 2500
+    short = timeline(make_plan((10, 50, 100), bake=3, interval=1, deadline=15), 50.0,
+                     min_requests=20, limit=0.01, alpha=0.00375)
+    assert [f.promotes for f in short] == [False, False, True]
+    # 10% of 50 rps: ~120 requests for the step rule's 50% bound below 2.5%: 25 s > 15 s
+    assert [f.passes_at_limit for f in short] == [False, True, False]
+    carried = sum(f.new_rps * min(15, max(3, f.to_pass_at_limit)) for f in short[:2])
+    assert short[2].to_pass_at_limit == math.ceil((needed - carried) / 50)
+    lines = timeline_lines(short, 50.0)
+    assert any(line.startswith("  WARNING: step 1: a release at its error-rate limit (the "
+                               "live colour there too) is typically passed only after ~25s")
+               for line in lines), lines
+    assert any(line.startswith("  WARNING: step 3: a release at its error-rate limit (the "
+                               "live colour there too) is typically promoted only after ~")
+               for line in lines), lines
+    long = timeline(make_plan((10, 50, 100), bake=3, interval=1, deadline=120), 50.0,
+                    min_requests=20, limit=0.01, alpha=0.00375)
+    assert all(f.passes_at_limit for f in long)
+    assert not any("error-rate limit" in line for line in timeline_lines(long, 50.0))
