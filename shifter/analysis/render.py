@@ -20,7 +20,9 @@ Placeholders:
     the evaluation window as a PromQL duration (``17s``).
 ``{start}``
     the unix time the window starts (the weight change), for the ``@`` modifier:
-    ``x - x @ {start}`` counts exactly what happened since, without extrapolation.
+    ``x - last_over_time(x[5m] @ {start})`` counts exactly what happened since, without
+    extrapolation (not ``x - x @ {start}``: a failed scrape at the change leaves no
+    instant value there; see ``presets.since``).
 any key of ``RenderContext.extra``, and a preset's defaults for extra keys
     verbatim (a preset default is itself a template, rendered first).
 """
