@@ -141,7 +141,7 @@ def judge(
             rel_fail = lo_new > hi_ref + allowance
     if log_e >= level:
         breach = (f"{seen} > {pct(limit)} limit: e-value {ev(log_e)} >= {ev(level)} "
-                  f"(1/alpha, alpha {alpha_abs:.2g})")
+                  f"(1/alpha, alpha {alpha_abs:.3g})")
         if ref is None:
             return Decision(Verdict.FAIL, f"{breach}; no live colour traffic to compare",
                             v, Cause.BREACH)
