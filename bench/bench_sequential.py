@@ -281,11 +281,98 @@ def run(quick: bool = False, seed: int = 1) -> dict[str, Any]:
     return result
 
 
+def half_limit(runs: int, seed: int = 1) -> dict[str, Any]:
+    """The target "half the limit at 50 rps: promoted in at least 99.9%, no deadline
+    reverts": ``runs`` rollouts of a release at 0.5% (live colour 0.5%) per config, with
+    the one-sided 95% lower confidence bound of the promoted share (exact binomial:
+    ``(0.05)^(1/runs)`` when all are promoted; 3,000 all-promoted runs show >= 99.9%)."""
+    rng = random.Random(seed)
+    t0 = time.monotonic()
+    rows = []
+    for cfg in (DEFAULT, LAB120):
+        outs = [rollout(rng, cfg, 50, LIMIT / 2, LIMIT / 2)[0] for _ in range(runs)]
+        promoted = outs.count("promoted")
+        lower = _lower_bound(promoted, runs)
+        rows.append([cfg.name, runs, f"{promoted / runs:.2%}", f"{lower:.3%}",
+                     outs.count("deadline"), outs.count("slo")])
+    result = {"seed": seed, "runs": runs, "seconds": round(time.monotonic() - t0, 1),
+              "tables": [table("half the limit (0.5% on both colours), 50 rps",
+                               ["config", "rollouts", "promoted", "95% lower bound",
+                                "deadline reverts", "false fails"], rows)]}
+    write_result("sequential_half_limit", result)
+    return result
+
+
+def revert_timing(runs: int, seed: int = 1) -> dict[str, Any]:
+    """The lab's revert measure by simulation: 5 new-colour requests a second (10% of 50
+    rps, Poisson), 20% errors, scrapes every second at a random phase, a tick 0.1 s after
+    each scrape (ticks follow the scrapes) reading every request up to the scrape; seconds
+    from the first failing request to the fail decision of the absolute test
+    (``sequential.log_e_above`` against 1%), at the shipped alpha and the former one."""
+    from shifter.analysis.sequential import log_e_above
+
+    t0 = time.monotonic()
+    rows = []
+    for alpha, what in ((A_ABS, "shipped (3/4 of 0.005)"), (ALPHA_CHECK / 2, "former (1/2)")):
+        rng = random.Random(seed)
+        times = []
+        for _ in range(runs):
+            arrivals, t = [], 0.0
+            while t < 120:
+                t += rng.expovariate(5.0)
+                arrivals.append((t, rng.random() < 0.2))
+            first = next(a for a, bad in arrivals if bad)
+            phase, level = rng.random(), math.log(1 / alpha)
+            for k in range(1, 120):
+                scrape = k - 1 + phase
+                seen = [bad for a, bad in arrivals if a <= scrape]
+                if seen and log_e_above([(len(seen), sum(seen))], LIMIT) >= level:
+                    times.append(max(0.0, scrape + 0.1 - first))
+                    break
+        rows.append([what, f"{alpha:.3g}", runs, round(statistics.median(times), 2),
+                     round(percentile(times, 0.9), 2)])
+    result = {"seed": seed, "runs": runs, "seconds": round(time.monotonic() - t0, 1),
+              "tables": [table("simulated lab revert: first failing request -> fail decision "
+                               "(s), 20% errors at 10% of 50 rps, scrape and tick every 1 s",
+                               ["alpha", "value", "runs", "median", "p90"], rows)]}
+    write_result("sequential_revert_timing", result)
+    return result
+
+
+def _lower_bound(successes: int, n: int, alpha: float = 0.05) -> float:
+    """Clopper-Pearson one-sided lower bound of a binomial proportion: the ``p`` at which
+    ``P(X >= successes) = alpha`` (bisection; the tail summed over the failures in logs)."""
+    if successes == 0:
+        return 0.0
+    failures = n - successes
+
+    def tail(p: float) -> float:  # P(X >= successes | p) = P(failures' count <= failures)
+        lq, lp = math.log1p(-p), math.log(p)
+        return sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                            + i * lq + (n - i) * lp) for i in range(failures + 1))
+
+    lo, hi = 1e-12, successes / n
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if tail(mid) < alpha else (lo, mid)
+    return lo
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--half-limit", type=int, default=0, metavar="RUNS",
+                    help="only the half-the-limit target, with RUNS rollouts per config")
+    ap.add_argument("--revert-timing", type=int, default=0, metavar="RUNS",
+                    help="only the simulated lab revert timing, with RUNS rollouts")
     args = ap.parse_args()
+    if args.revert_timing:
+        print_tables(revert_timing(args.revert_timing, seed=args.seed))
+        return
+    if args.half_limit:
+        print_tables(half_limit(args.half_limit, seed=args.seed))
+        return
     print_tables(run(quick=args.quick, seed=args.seed))
 
 

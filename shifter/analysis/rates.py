@@ -25,8 +25,9 @@ recorded before the first weight moved (the 100% step), otherwise nothing.
   step that promotes (``promote``, the 100% step) the bound is at 1 - :data:`PROMOTE_ALPHA`
   and the tolerance at most :data:`PROMOTE_TOLERANCE`: a release at or above
   ``(1 + 0.75) * max(limit, ref rate)`` is promoted with probability at most 5% over the
-  whole rollout, however often it is looked at. With a relative limit, the observed
-  rate (the rollout's) must also be within the ref's plus the allowance.
+  whole rollout, however often it is looked at. With a relative limit the release must
+  also not be worse than the ref's rate plus the allowance: below 100% not shown worse
+  (the sequence's lower end), at the promotion its observed rate (the rollout's).
 - otherwise ``INCONCLUSIVE``: ``too_few_requests`` or ``not_significant_yet``.
 
 False reverts: a release whose rate is at most ``limit`` and at most the ref's plus the
@@ -178,16 +179,26 @@ def judge(
     v |= {"upper_bound": upper, "pass_limit": pass_limit, "pass_alpha": p_alpha,
           "pass_requests": pn, "pass_events": pk}
     basis = f"(1 + {tol:g}) x max({pct(limit)} limit" + (f", {ref_txt})" if ref else ")")
+    over = f"{pk}/{pn} over the rollout" if c.prior else "this step"
     over_rel = (max_over_baseline is not None and ref is not None
                 and pk / pn > ref_rate_now + allowance)
-    over = f"{pk}/{pn} over the rollout" if c.prior else "this step"
+    rel_txt = f"{pct(pk / pn)} ({over}) > {ref_txt} + {pct(allowance)} points"
+    if over_rel and not promote:
+        # below 100% a step only decides to look at more traffic: it is held back only by
+        # evidence (its 1 - PASS_ALPHA bound) that the release is worse than the reference
+        # plus the allowance, not by a point estimate that chance put above it
+        lower = seq.lower_bound(pseg, p_alpha, limit)
+        v["pass_lower_bound"] = lower
+        over_rel = lower > ref_rate_now + allowance
+        rel_txt = (f"lower bound {pct(lower)} ({1 - p_alpha:.0%}, {over}) > {ref_txt} + "
+                   f"{pct(allowance)} points")
     which = "promotion" if promote else "pass"
     cs = f"{1 - p_alpha:.0%} confidence sequence over {over}"
     if upper <= pass_limit and not over_rel:
         return Decision(Verdict.PASS, (
             f"{seen}: upper bound {pct(upper)} <= {which} limit {pct(pass_limit)} = {basis} "
             f"({cs})"), v, Cause.WITHIN_LIMITS)
-    why = (f"{pct(pk / pn)} ({over}) > {ref_txt} + {pct(allowance)} points" if over_rel
+    why = (rel_txt if over_rel
            else f"upper bound {pct(upper)} > {which} limit {pct(pass_limit)} = {basis} ({cs})")
     return Decision(Verdict.INCONCLUSIVE, (
         f"{seen}: not significant yet: e-value {ev(log_e)} < {ev(level)}, {why}"),

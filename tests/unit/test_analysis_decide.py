@@ -114,9 +114,22 @@ def test_relative_breach_fails_under_a_lax_absolute_limit() -> None:
     assert d.values["lower_bound"] > d.values["baseline_upper_bound"] + 0.01  # type: ignore[operator]
 
 
-def test_relative_breach_not_significant_is_inconclusive() -> None:
+def test_relative_breach_not_significant_is_not_a_fail() -> None:
+    """3/100 against 1/1000 with a 1-point allowance: not shown worse than 1.1%. Below
+    100% the step is held back only by evidence (its 50% bound's lower end, 0.4%, is not
+    above 1.1%), so it moves on; the promotion still needs the observed 3% within 1.1%."""
     d = judge((100.0, 3.0), (1000.0, 1.0), max_rate=0.5)
+    assert d.verdict is Verdict.PASS, d.reason
+    held = judge((100.0, 3.0), (1000.0, 1.0), max_rate=0.5, promote=True)
+    assert held.verdict is Verdict.INCONCLUSIVE
+    assert "3.0% (this step) > live colour 0.1% (1/1000) + 1.0% points" in held.reason
+
+
+def test_a_step_below_100_is_held_back_by_evidence_of_a_relative_breach() -> None:
+    """12/200 (6%) against 0.1% + 1 point: the 50% bound's lower end is above 1.1%."""
+    d = judge((200.0, 12.0), (2000.0, 2.0), max_rate=0.5)
     assert d.verdict is Verdict.INCONCLUSIVE
+    assert "lower bound" in d.reason and "> live colour 0.1% (2/2000) + 1.0% points" in d.reason
 
 
 def test_a_release_as_bad_as_the_live_colour_at_the_limit_passes() -> None:
