@@ -187,6 +187,8 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     rel = Release(cfg, client, namespace, p.target, p.router, reporter, interrupt)
     if not plan.deploys_nothing:  # a promotion or revert to finish, a watch to resume
         rel.prepare(split, plan.new if plan.resume else None)  # refusals: nothing changed yet
+    elif plan.watching and cfg.deploy.changes_template:
+        _refuse_another_release(rel, split, plan.new)
     try:
         if plan.watching:
             p.check_watch(plan.new)
@@ -238,6 +240,20 @@ def _due_aftercare(p: Prepared, current: dict[str, Any] | None) -> None:
     if care is not None and aftercare.is_due(care, time.time()):
         aftercare.carry_out(p.client, p.namespace, care, p.reporter.emit,
                             "due from the previous rollout")
+
+
+def _refuse_another_release(rel: Release, split: Split, new: Colour) -> None:
+    """A watch to resume, and this run names what to deploy: only the release being
+    watched (the same images, a Job re-run with its arguments) resumes it. Another one
+    would be dropped unnoticed while the old watch ran out, so it is refused (exit 2,
+    nothing changed: the patch was a dry run)."""
+    rel.prepare(split, new)
+    if rel.patch is not None:
+        raise InvalidInput(
+            f"deploy: the rollout to {new.value} is recorded as watching its promotion (the "
+            f"run watching it stopped); run 'shifter run' with that rollout's --image "
+            f"(or without --image) to finish the watch first, or 'shifter abort "
+            f"{rel.cfg.release}' to put all traffic back on {new.other.value}")
 
 
 def _recorded_phase(obj: dict[str, Any] | None) -> Phase | None:

@@ -13,7 +13,14 @@ import pytest
 from lab.procs import wait_until
 from shifter.lease import holder_of
 from shifter.schemas import events_schema
-from tests.lab.cli import Running, config, shifter, wait_for_split, write_config
+from tests.lab.cli import (
+    Running,
+    config,
+    resource_versions,
+    shifter,
+    wait_for_split,
+    write_config,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -283,6 +290,10 @@ def test_a_run_killed_during_the_watch_finishes_it_when_the_watch_is_over(
                                         scale_down="1s")
     wait_until(lambda: time.time() > before["watch_until"], timeout=10, interval=0.1,
                what="the end of the watch")
+    versions = resource_versions(lab)
+    other = shifter(lab, "run", "shop", "-f", str(cfg), "--image", "app=shop:v2")
+    assert other.code == 2 and "recorded as watching its promotion" in other.stderr
+    assert resource_versions(lab) == versions  # another release: refused, nothing changed
     result = shifter(lab, "run", "shop", "-f", str(cfg))
     assert result.code == 0, result.stderr[-3000:]
     assert result.summary["outcome"] == "promoted"
