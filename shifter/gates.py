@@ -72,7 +72,7 @@ class GatesAndWatch:
             self.analyzer.start_watch()
         now = self.clock()
         self._next_tick = self._aligned(now + self.plan.interval, now)
-        seconds = round(a.seconds, 3)
+        seconds = round(a.seconds, 1)
         self.reporter.emit("watch", new=self.new.value, seconds=seconds, resumed=a.resumed)
         what = "resumed the watch after the promotion" if a.resumed else "watching it"
         self._kevent("Watching", f"{self.target.service(self.new)} is live; {what} for "

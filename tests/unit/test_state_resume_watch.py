@@ -109,3 +109,17 @@ def test_without_a_recorded_end_the_watch_runs_to_promotion_plus_watch():
                                          left=None)
     assert run(eng).phase is Phase.PROMOTED
     assert 4.0 <= clock.now - 1000.0 <= 7.0
+
+
+def test_the_text_line_says_the_watch_was_resumed():
+    import io
+
+    from shifter.report import TextReporter
+
+    out = io.StringIO()
+    r = TextReporter(out)
+    r.emit("watch", new="green", seconds=30.0, resumed=False)
+    r.emit("watch", new="green", seconds=17.5, resumed=True)
+    first, second = out.getvalue().splitlines()[-2:]
+    assert "promoted; watching green for 30s" in first
+    assert "promoted; resumed the watch of green for 17.5s" in second
