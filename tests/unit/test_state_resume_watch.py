@@ -39,7 +39,11 @@ def resumed(verdicts, *, promoted_ago: float, left: float | None):
     eng.resumed_watch = (wall - promoted_ago, None if left is None else wall + left,
                          "every step passed")
     finals: list[State] = []
-    eng.on_final = lambda s: finals.append(s)  # type: ignore[assignment,func-returns-value]
+
+    def on_final(state: State) -> None:  # the aftercare hook: called once, at the end
+        finals.append(state)
+
+    eng.on_final = on_final
     return eng, router, analyzer, events, clock, finals
 
 
