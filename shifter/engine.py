@@ -214,9 +214,12 @@ class Engine(GatesAndWatch):
             cause = RevertCause(resume_cause) if resume_cause else None
             if phase.is_active or phase in (Phase.PENDING, Phase.HELD):
                 self._kevent("RolloutResumed", self._shifting_message(start_step, True))
+            promoted_at, watch_until, reason = self.resumed_watch
             state, actions = resume(phase, start_step, self.plan, now=self.clock(),
                                     cause=cause, promote_requested=self.resume_promote,
-                                    moved_back=self.resume_moved_back)
+                                    moved_back=self.resume_moved_back, reason=reason,
+                                    promoted_at=self._clocked(promoted_at),
+                                    watch_until=self._clocked(watch_until))
             self._feed_actions(state, actions)
         while not self.state.phase.is_final:
             event = self._wait_for_event()

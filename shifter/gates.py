@@ -34,6 +34,9 @@ class GatesAndWatch:
     aftercare: Aftercare | None
     _final_seen: bool
     _next_tick: float | None
+    # A resumed watch (``shifter.rollout``): the recorded unix times of the promote write
+    # and of the end of the watch, and the recorded reason.
+    resumed_watch: tuple[float | None, float | None, str] = (None, None, "")
 
     @property
     def live(self) -> Colour:
@@ -62,15 +65,23 @@ class GatesAndWatch:
 
     def _start_watch(self, a: StartWatch) -> None:
         """Judge the new live colour every interval for ``a.seconds`` (a fresh test
-        against the absolute limits and the pre-rollout baseline)."""
+        against the absolute limits and the pre-rollout baseline). A resumed watch is the
+        same test: its window starts at the promote write (``State.since``), so the time
+        no run was watching is judged too, against the baseline the record carried."""
         if self.analyzer is not None:
             self.analyzer.start_watch()
         now = self.clock()
         self._next_tick = self._aligned(now + self.plan.interval, now)
-        self.reporter.emit("watch", new=self.new.value, seconds=a.seconds)
-        self._kevent("Watching", f"{self.target.service(self.new)} is live; watching it for "
-                     f"{a.seconds:g}s (a failure puts all traffic back on "
+        seconds = round(a.seconds, 1)
+        self.reporter.emit("watch", new=self.new.value, seconds=seconds, resumed=a.resumed)
+        what = "resumed the watch after the promotion" if a.resumed else "watching it"
+        self._kevent("Watching", f"{self.target.service(self.new)} is live; {what} for "
+                     f"{seconds:g}s (a failure puts all traffic back on "
                      f"{self.target.service(self.live)})")
+
+    def _clocked(self, wall: float | None) -> float | None:
+        """A recorded unix time as an instant of ``clock`` (the inverse of ``_wall``)."""
+        return None if wall is None else self.clock() - (time.time() - wall)
 
     def _on_final_phase(self, state: State) -> None:
         """Once, when the rollout reaches a final phase, before its last record write (the

@@ -220,7 +220,8 @@ class TextReporter:
                    f"answer)", "yellow")
 
     def _on_watch(self, f: Mapping[str, Any]) -> None:
-        self._line(f"promoted; watching {f['new']} for {format_duration(f['seconds'])} "
+        what = "resumed the watch of" if f.get("resumed") else "watching"
+        self._line(f"promoted; {what} {f['new']} for {format_duration(f['seconds'])} "
                    f"(a failure flips all traffic back)", "green")
 
     def _on_summary(self, f: Mapping[str, Any]) -> None:

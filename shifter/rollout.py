@@ -19,7 +19,7 @@ from shifter import aftercare, retry, wiring
 from shifter.analysis.analyzer import Analyzer
 from shifter.config import Config
 from shifter.engine import Engine, Interrupt, Outcome
-from shifter.errors import InvalidInput, ShifterError
+from shifter.errors import InvalidInput, LockHeld, ShifterError, Unavailable
 from shifter.kevents import EventRecorder
 from shifter.kube.client import KubeClient
 from shifter.lease import Lease, holder_of, read_record, state_of
@@ -36,7 +36,8 @@ from shifter.state import FINISHING, Phase, State
 log = structlog.get_logger("shifter.rollout")
 
 RESUMABLE = {Phase.PENDING.value, Phase.SHIFTING.value, Phase.PAUSED.value,
-             Phase.PROMOTING.value, Phase.REVERTING.value, Phase.HELD.value}
+             Phase.PROMOTING.value, Phase.REVERTING.value, Phase.HELD.value,
+             Phase.WATCHING.value}
 
 
 def build_plan(cfg: Config, router: Router) -> Plan:
@@ -97,6 +98,19 @@ class Prepared:
         self.reporter.emit("preflight", check="queries",
                            message=f"{n} queries parse and return data for "
                                    f"{self.target.service(new.other)}")
+
+    def check_watch(self, new: Colour) -> None:
+        """The analyzer for a watch after the promotion that a previous run started. Its
+        queries are tried as in pre-flight, but a failure there (the old colour serves
+        nothing now, Prometheus down) is only a warning: the watch judges it, and an
+        unbroken watch never reverts a promotion because Prometheus failed."""
+        try:
+            self.check_new(new, ready=False)
+        except (InvalidInput, Unavailable) as exc:
+            if self.analyzer is None:
+                raise
+            log.warning("resuming the watch although a pre-flight query failed",
+                        error=str(exc))
 
     def _analyzer(self) -> Analyzer:
         assert self.analyzer is not None
@@ -171,13 +185,17 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     split = p.check_cluster(allow_unreadable=finishing)
     plan = _Resume(split, state_of(current))
     rel = Release(cfg, client, namespace, p.target, p.router, reporter, interrupt)
-    if not finishing:  # a promotion or revert to finish deploys nothing
+    if not plan.deploys_nothing:  # a promotion or revert to finish, a watch to resume
         rel.prepare(split, plan.new if plan.resume else None)  # refusals: nothing changed yet
+    elif plan.watching and cfg.deploy.changes_template:
+        _refuse_another_release(rel, split, plan.new)
     try:
-        if not finishing:
+        if plan.watching:
+            p.check_watch(plan.new)
+        elif not finishing:
             p.check_new(plan.new, ready=False)  # deploy, readiness and smoke: rel.execute
     except ShifterError:
-        if plan.resume and plan.on_new:
+        if plan.resume and plan.on_new and not plan.watching:  # a promotion stays
             # Unverified traffic on the new colour that cannot be checked: put it back.
             lease.acquire()
             try:
@@ -191,10 +209,13 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     try:
         lease.write()  # renewing needs 'update': find out now, before any traffic moves
         again = _Resume(split, recorded)
+        if plan.deploys_nothing and not again.deploys_nothing:
+            raise LockHeld("the release's record changed while this run started (another "
+                           "run finished it); run again")
         if again.new is not plan.new and not again.finishing:  # another run finished
-            p.check_new(again.new)
+            (p.check_watch if again.watching else p.check_new)(again.new)
         rel.recorded = recorded
-        if not again.finishing:
+        if not again.deploys_nothing:
             rel.execute(traffic_on_new=plan.resume and plan.on_new > 0, lease=lease)
         try:
             return _run_locked(p, lease, again, interrupt, deployed=rel.deployed)
@@ -219,6 +240,20 @@ def _due_aftercare(p: Prepared, current: dict[str, Any] | None) -> None:
     if care is not None and aftercare.is_due(care, time.time()):
         aftercare.carry_out(p.client, p.namespace, care, p.reporter.emit,
                             "due from the previous rollout")
+
+
+def _refuse_another_release(rel: Release, split: Split, new: Colour) -> None:
+    """A watch to resume, and this run names what to deploy: only the release being
+    watched (the same images, a Job re-run with its arguments) resumes it. Another one
+    would be dropped unnoticed while the old watch ran out, so it is refused (exit 2,
+    nothing changed: the patch was a dry run)."""
+    rel.prepare(split, new)
+    if rel.patch is not None:
+        raise InvalidInput(
+            f"deploy: the rollout to {new.value} is recorded as watching its promotion (the "
+            f"run watching it stopped); run 'shifter run' with that rollout's --image "
+            f"(or without --image) to finish the watch first, or 'shifter abort "
+            f"{rel.cfg.release}' to put all traffic back on {new.other.value}")
 
 
 def _recorded_phase(obj: dict[str, Any] | None) -> Phase | None:
@@ -250,6 +285,8 @@ class _Resume:
         self.resume = record is not None and record.phase.value in RESUMABLE - {
             Phase.PENDING.value}
         self.finishing = record is not None and record.phase in FINISHING
+        self.watching = record is not None and record.phase is Phase.WATCHING
+        self.deploys_nothing = self.finishing or self.watching
         self.new = Colour(record.new) if record is not None and self.resume else split.new
         on_new = share(split, self.new)
         self.on_new = 100 if on_new is None else on_new  # cannot tell: assume the worst
@@ -299,7 +336,11 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt, *,
         engine.rollout_id = rec.rollout or engine.rollout_id
         engine.handled = list(rec.handled)
         engine.resume_promote = rec.promote_requested
-        engine.resume_moved_back = bool(rec.weight) and r.on_new == 0
+        # Traffic moved back since the record: a revert had begun (for a watch: any
+        # traffic off the promoted colour, which the record read back at 100%).
+        engine.resume_moved_back = bool(rec.weight) and (
+            r.on_new == 0 or (rec.phase is Phase.WATCHING and r.on_new < 100))
+        engine.resumed_watch = (rec.promoted_at, rec.watch_until, rec.reason)
         engine.history = [h.model_dump() for h in rec.history]
         engine.started_wall = rec.started or engine.started_wall
         engine.deploy = dict(deployed or rec.deploy)

@@ -356,12 +356,15 @@ class Analyzer:
                                          + ([e.last_buckets] if e.last_buckets else [])],
                        "live_prior_buckets": [
                            _json_buckets(b) for b in e.live_prior_buckets
-                           + ([e.live_last_buckets] if e.live_last_buckets else [])]}
+                           + ([e.live_last_buckets] if e.live_last_buckets else [])],
+                       "baseline": _json_baseline(e.baseline, self.ctx.live_service)}
                 for name, e in self.evidence.items()}
 
     def restore(self, recorded: object) -> None:
         """A resumed run carries the evidence of the run it resumes: the bound then holds
-        over both runs together. Unknown or malformed entries are ignored."""
+        over both runs together; and the baseline recorded before the rollout, which a
+        resumed watch after the promotion judges against (the old colour has no traffic
+        by then). Unknown or malformed entries are ignored."""
         if not isinstance(recorded, dict):
             return
         for name, e in self.evidence.items():
@@ -375,6 +378,29 @@ class Analyzer:
             e.live_prior_buckets = _buckets_list(item.get("live_prior_buckets"))
             e.last = e.live_last = e.last_pass = None
             e.last_buckets = e.live_last_buckets = None
+            e.baseline = _baseline(item.get("baseline")) or e.baseline
+
+
+def _json_baseline(b: Series | None, service: str) -> dict[str, object] | None:
+    """The live colour's pre-rollout counts and buckets (what the watch after the promotion
+    judges against), JSON-safe: non-finite counts are left out."""
+    if b is None:
+        return None
+    counts = {k: v for k, v in b.counts.get(service, {}).items() if math.isfinite(v)}
+    return {"service": service, "counts": counts,
+            "buckets": _json_buckets(b.buckets.get(service, []))}
+
+
+def _baseline(raw: object) -> Series | None:
+    """A recorded baseline (``_json_baseline``), or None when absent or malformed."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("service"), str):
+        return None
+    service, counts = raw["service"], raw.get("counts")
+    got = ({k: float(v) for k, v in counts.items() if isinstance(v, int | float)}
+           if isinstance(counts, dict) else {})
+    buckets = _buckets_list([raw.get("buckets")])
+    return Series({service: got} if got else {}, {service: list(buckets[0])} if buckets else {},
+                  {})
 
 
 def _segments(raw: object) -> list[Segment]:

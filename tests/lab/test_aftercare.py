@@ -10,9 +10,17 @@ import time
 import jsonschema
 import pytest
 
+from lab.procs import wait_until
 from shifter.lease import holder_of
 from shifter.schemas import events_schema
-from tests.lab.cli import Running, config, shifter, wait_for_split, write_config
+from tests.lab.cli import (
+    Running,
+    config,
+    resource_versions,
+    shifter,
+    wait_for_split,
+    write_config,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -245,3 +253,87 @@ def test_a_scale_down_due_later_is_recorded_and_done_by_cleanup(lab_gateway, tmp
     assert done.code == 0, done.stderr
     assert deployment(lab, "blue")["spec"]["replicas"] == 0
     assert lease_state(lab)["aftercare"]["done"]
+
+
+# -- a run killed during its watch (issue 11/13: resume from every phase) ---------------------
+
+def watching(e):
+    return e.get("event") == "watch"
+
+
+def killed_while_watching(lab, tmp_path, monkeypatch, **after):
+    """A run promoted and watching, killed -9; its lease (2 s) then expires."""
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    cfg = write_config(tmp_path, config(lab, "gateway", **{**QUICK, "bake": "1s"},
+                                        steps=[50, 100], after_promotion=after), "watched.yaml")
+    run = Running(lab, "run", "shop", "-f", str(cfg), log_dir=tmp_path)
+    try:
+        run.wait_for_event(watching)
+        wait_for_split(lab, {"green": 100.0})
+    finally:
+        run.kill()
+    state = lease_state(lab)
+    assert state["phase"] == "watching" and state["watch_until"]
+    assert state["analysis"] and all(c["baseline"]["service"] == "shop-blue"
+                                     for c in state["analysis"].values())
+    wait_until(lambda: holder_of(lease_obj(lab)) is None, timeout=10, interval=0.1,
+               what="the killed run's lease to expire")
+    return cfg, state
+
+
+def test_a_run_killed_during_the_watch_finishes_it_when_the_watch_is_over(
+        lab_gateway, tmp_path, monkeypatch):
+    """The next run starts after the watch ended: promoted, exit 0, and the scale-down
+    that fell due is done as an unbroken run does it."""
+    lab = lab_gateway
+    cfg, before = killed_while_watching(lab, tmp_path, monkeypatch, watch="4s",
+                                        scale_down="1s")
+    wait_until(lambda: time.time() > before["watch_until"], timeout=10, interval=0.1,
+               what="the end of the watch")
+    versions = resource_versions(lab)
+    other = shifter(lab, "run", "shop", "-f", str(cfg), "--image", "app=shop:v2")
+    assert other.code == 2 and "recorded as watching its promotion" in other.stderr
+    assert resource_versions(lab) == versions  # another release: refused, nothing changed
+    result = shifter(lab, "run", "shop", "-f", str(cfg))
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.summary["outcome"] == "promoted"
+    assert not result.of("step") and not result.of("promote") and not result.of("revert")
+    assert "ran out while no run was watching" in result.summary["reason"]
+    scaled = result.of("scale")
+    assert scaled and scaled[0]["deployment"] == "shop-blue" and scaled[0]["replicas"] == 0
+    assert_schema(result.events)
+    wait_for_split(lab, {"green": 100.0})
+    after = lease_state(lab)
+    assert after["phase"] == "promoted" and after["aftercare"]["done"]
+    assert holder_of(lease_obj(lab)) is None
+
+
+def test_a_run_killed_during_the_watch_is_resumed_and_a_fault_still_flips_back(
+        lab_gateway, tmp_path, monkeypatch):
+    lab = lab_gateway
+    cfg, before = killed_while_watching(lab, tmp_path, monkeypatch, watch="30s")
+    again = Running(lab, "run", "shop", "-f", str(cfg), log_dir=tmp_path)
+    try:
+        resumed = again.wait_for_event(watching)
+        assert 0 < resumed["seconds"] < 30 and resumed["resumed"] is True
+        status = json.loads(shifter(lab, "status", "shop", "-n", "demo").stdout)
+        assert status["phase"] == "watching" and 0 < status["watch_left"] < 30
+        assert status["holder"]
+        n = len(verdicts(again))  # the resumed watch judges green
+        again.wait_for_event(lambda e: len(verdicts(again)) >= n + 1)
+        lab.fault("green", error_rate=1.0)
+        result = again.wait(timeout=60)
+    finally:
+        again.kill()
+    assert result.code == 3, result.stderr[-3000:]
+    assert result.summary["outcome"] == "rolled_back"
+    assert "min after promotion" in result.summary["reason"]
+    assert not result.of("step") and not result.of("promote")  # no weight set forward
+    assert result.of("revert")[0]["cause"] == "watch"
+    assert_schema(result.events)
+    wait_for_split(lab, {"blue": 100.0})
+    after = lease_state(lab)
+    assert after["phase"] == "rolled_back" and after["rollout"] == before["rollout"]
+    assert abs(after["promoted_at"] - before["promoted_at"]) < 0.05  # the same promotion
+    assert ({k: c["baseline"] for k, c in after["analysis"].items()}  # the same baseline
+            == {k: c["baseline"] for k, c in before["analysis"].items()})

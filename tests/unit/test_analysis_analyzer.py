@@ -293,3 +293,29 @@ def test_alpha_is_split_where_each_test_decides() -> None:
         preset="app", max_error_rate=0.01, max_error_rate_over_baseline=None,
         max_latency=None), CTX)
     assert alone.alphas(alone.checks[0]) == pytest.approx((0.01, 0.01))
+
+
+def test_the_baseline_survives_the_record_round_trip_for_a_resumed_watch() -> None:
+    """A watch resumed by the next run judges against the baseline recorded before the
+    rollout, not the old colour's traffic now (none, after the promotion)."""
+    import json
+
+    before = FakeSource({"http_requests_total": counts("shop-blue", 3000, 3),
+                         "bucket": buckets("shop-blue", {"0.1": 3000, "+Inf": 3000})})
+    a = Analyzer(before, checks(), CTX)
+    a.preflight(at=1000.0)
+    recorded = json.loads(json.dumps(a.state(), allow_nan=False))  # standard JSON
+    now = FakeSource({"http_requests_total": counts("shop-green", 300, 60)
+                      + counts("shop-blue", 0, 0),
+                      "bucket": buckets("shop-green", {"0.1": 300, "+Inf": 300})})
+    b = Analyzer(now, checks(), CTX)
+    b.restore(recorded)
+    b.start_watch()
+    assert b.evidence["latency-p99"].baseline is not None
+    assert b.evidence["latency-p99"].baseline.buckets["shop-blue"][-1] == (math.inf, 3000.0)
+    err = b.evaluate(30.0, at=1100.0)[0]
+    assert err.verdict is Verdict.FAIL
+    assert "shop-blue before the rollout 0.1% (3/3000)" in err.reason
+    c = Analyzer(now, checks(), CTX)
+    c.restore({"error-rate": {"baseline": {"service": 3, "counts": "x"}}})  # malformed
+    assert c.evidence["error-rate"].baseline is None

@@ -190,3 +190,80 @@ def test_new_phases_are_in_the_table_and_undone_is_final_exit_0():
     assert (Phase.WATCHING, Sample) in TRANSITIONS
     assert Phase.UNDONE.is_final and Phase.UNDONE.exit_code == 0
     assert Phase.AWAITING_APPROVAL.is_active and not Phase.WATCHING.is_active
+
+
+# -- a watch resumed after the watching run died ----------------------------------------------
+
+def resumed_watch(now, **kw):
+    """The next run, at ``now``, of a rollout promoted at 100 with a 30 s watch."""
+    return resume(Phase.WATCHING, 1, WATCHED, now=now, promoted_at=100.0,
+                  reason="every step passed", **kw)
+
+
+def test_a_watch_with_time_left_is_resumed_for_the_rest_of_it():
+    s, a = resumed_watch(112.0, watch_until=130.0)
+    assert s.phase is Phase.WATCHING and s.step == 1
+    assert a == [StartWatch(18.0, resumed=True)]  # no SetWeight, no Promote
+    assert (s.promoted_at, s.since, s.watch_until) == (100.0, 100.0, 130.0)
+    assert s.consecutive_failures == s.total_failures == 0
+    s, a = advance(s, Sample(113.0, P), WATCHED)  # the window runs from the promote write
+    assert s.phase is Phase.WATCHING and a == [] and s.elapsed(113.0) == 13.0
+    s, a = advance(s, Sample(130.0, P), WATCHED)
+    assert s.phase is Phase.PROMOTED and a == [] and s.phase.exit_code == 0
+    assert s.reason == "every step passed; watched 0.5 min after the promotion"
+
+
+def test_the_recorded_end_of_the_watch_decides_else_the_promotion_plus_the_watch():
+    s, a = resumed_watch(112.0, watch_until=125.0)  # recorded: it wins over the plan's 30 s
+    assert s.watch_until == 125.0 and a == [StartWatch(13.0, resumed=True)]
+    s, a = resumed_watch(112.0)  # not recorded: promoted_at + watch
+    assert s.watch_until == 130.0 and a == [StartWatch(18.0, resumed=True)]
+
+
+def test_a_failure_during_a_resumed_watch_flips_traffic_back_exit_3():
+    s, _ = resumed_watch(112.0, watch_until=130.0)
+    s, a = advance(s, Sample(115.0, F, "error rate 20% > 1%"), WATCHED)
+    assert s.phase is Phase.REVERTING
+    assert a == [Revert(RevertCause.WATCH, "failed 0.2 min after promotion: error rate 20% "
+                                           "> 1%")]
+    s, _ = advance(s, Done(116.0), WATCHED)
+    assert s.phase is Phase.ROLLED_BACK and s.phase.exit_code == 3
+
+
+@pytest.mark.parametrize("event", [Interrupted(115.0), Broken(115.0, "Prometheus gone")])
+def test_a_signal_during_a_resumed_watch_leaves_it_promoted(event):
+    s, _ = resumed_watch(112.0, watch_until=130.0)
+    s, a = advance(s, event, WATCHED)
+    assert s.phase is Phase.PROMOTED and a == [] and s.phase.exit_code == 0
+    assert "cut short" in s.reason and s.reason.startswith("every step passed")
+
+
+def test_abort_during_a_resumed_watch_reverts_exit_4():
+    s, _ = resumed_watch(112.0, watch_until=130.0)
+    s, a = advance(s, Request(115.0, "abort"), WATCHED)
+    assert a[0].cause is RevertCause.ABORT
+    s, _ = advance(s, Done(116.0), WATCHED)
+    assert s.phase is Phase.ABORTED and s.phase.exit_code == 4
+
+
+@pytest.mark.parametrize("now", [130.0, 500.0])
+def test_a_watch_whose_time_is_over_finishes_promoted_exit_0(now):
+    s, a = resumed_watch(now, watch_until=130.0)
+    assert s.phase is Phase.PROMOTED and a == [] and s.phase.exit_code == 0
+    assert s.promoted_at == 100.0  # the aftercare is due from the promote write
+    assert s.reason.startswith("every step passed; the watch after the promotion ran out")
+
+
+def test_a_resumed_watch_never_starts_before_its_promotion():
+    s, a = resume(Phase.WATCHING, 1, WATCHED, now=50.0, promoted_at=60.0)  # clocks skewed
+    assert s.promoted_at == s.since == 50.0 and a == [StartWatch(30.0, resumed=True)]
+    s, a = resume(Phase.WATCHING, 1, WATCHED, now=50.0)  # nothing recorded: a whole watch
+    assert s.phase is Phase.WATCHING and s.watch_until == 80.0
+    assert s.reason == "every step passed"
+
+
+def test_a_watch_whose_traffic_moved_back_finishes_the_revert_it_was_in():
+    # the watch's revert writes the router before its record: 100% read back, less now
+    s, a = resumed_watch(112.0, watch_until=130.0, moved_back=True)
+    assert s.phase is Phase.REVERTING and isinstance(a[0], Revert)
+    assert not any(isinstance(x, SetWeight | Promote | StartWatch) for x in a)
