@@ -40,10 +40,14 @@ def count(x: float | None) -> int | None:
 
 
 def ref_for(live: Segment | None, live_prior: Sequence[Segment], baseline: Segment | None,
-            *, min_requests: int, base_name: str) -> Ref | None:
+            *, min_requests: int, base_name: str, promote: bool = False) -> Ref | None:
     """The live colour over this window if it has ``min_requests`` there, else the recorded
-    baseline, else None."""
-    if live is not None and live[0] >= min_requests:
+    baseline, else None. At the promotion (100%, and the watch after it) the recorded
+    baseline whenever there is one: the live colour gets no routed traffic there, only
+    residue (requests in flight at the change, probes), and 0 errors in its 24 leftover
+    requests once held a healthy release back from its promotion in the lab."""
+    has_baseline = baseline is not None and baseline[0] > 0
+    if live is not None and live[0] >= min_requests and not (promote and has_baseline):
         return Ref(base_name, live, (*live_prior, live), REF_SHARE)
     if baseline is not None and baseline[0] > 0:
         return Ref(f"{base_name} before the rollout", baseline, (baseline,), REF_SHARE)
@@ -80,7 +84,8 @@ def error_rate(
     nb = count(base[0]) if base else None
     eb = count(base[1]) if base else None
     live = (nb, min(eb, nb)) if nb is not None and eb is not None else None
-    ref = ref_for(live, live_prior, baseline, min_requests=min_requests, base_name=base_name)
+    ref = ref_for(live, live_prior, baseline, min_requests=min_requests, base_name=base_name,
+                  promote=promote)
     d = judge(Counts((n, e), (n, e), tuple(prior), ref), limit=max_rate, what="error rate",
               unit="errors", max_over_baseline=max_over_baseline, min_requests=min_requests,
               alpha_abs=alpha, alpha_rel=alpha if alpha_relative is None else alpha_relative,

@@ -143,7 +143,8 @@ def latency(
     base_b = normalize(baseline or [])
     nbl = total(base_b)
     recorded = (nbl, above(base_b, fb, nbl) or 0) if nbl and fb is not None else None
-    ref = ref_for(live, live_prior, recorded, min_requests=min_requests, base_name=base_name)
+    ref = ref_for(live, live_prior, recorded, min_requests=min_requests, base_name=base_name,
+                  promote=promote)
     what = f"{label} {secs(q_new)}: requests slower than {secs(fb) if fb else secs(limit)}"
     counts = Counts((n, k_fail), (n, k_pass), tuple(prior), ref,
                     None if prior_pass is None else tuple(prior_pass))

@@ -242,3 +242,18 @@ def test_the_pass_bound_pools_the_earlier_steps() -> None:
     assert alone.verdict is Verdict.INCONCLUSIVE
     assert pooled.verdict is Verdict.PASS, pooled.reason
     assert "61/6060 over the rollout" in pooled.reason
+
+
+def test_the_promotion_compares_with_the_baseline_not_the_live_colours_residue() -> None:
+    """At 100% the live colour gets only leftovers: 0/24 there once held back a release at
+    1.3% (45/3354) with its live colour at 1% before the rollout (lab). The promotion
+    judges against the recorded baseline; a step below 100% still uses the live colour."""
+    new, residue, baseline = (3354.0, 45.0), (24.0, 0.0), (3000, 30)
+    kw = {"min_requests": 20, "alpha": 0.00375, "alpha_relative": 0.00125}
+    promoted = judge(new, residue, baseline=baseline, promote=True, **kw)
+    assert "live colour before the rollout 1.0% (30/3000)" in promoted.reason, promoted.reason
+    assert promoted.values["baseline_requests"] == 3000
+    step = judge(new, residue, baseline=baseline, **kw)
+    assert step.values["baseline_requests"] == 24  # below 100%: the live colour now
+    no_baseline = judge(new, residue, promote=True, **kw)
+    assert no_baseline.values["baseline_requests"] == 24  # nothing recorded: the live colour
