@@ -1,7 +1,7 @@
 """The decisions through the real lab (HAProxy, Prometheus scraping every second, 50 rps).
 
 Issue 9's two lab measurements, with the real CLI (``shifter run --output json``) and the
-lab config of the tests (interval 1s, bake 3s, ``min_requests`` 20, steps 10/50/100,
+benches' lab config (interval 1s, bake 3s, deadline 15s, ``min_requests`` 20, steps 10/50/100,
 ``max_error_rate`` 0.01, p99 200 ms), router ``gateway``:
 
 1. **Revert**: green answers 20% of its requests with a 500 from the start (10% step);
@@ -9,7 +9,7 @@ lab config of the tests (interval 1s, bake 3s, ``min_requests`` 20, steps 10/50/
    the ``reverted`` event (the revert's API write, read back). Target: median <= 3 s.
 2. **Healthy rollouts**: 1% errors on *both* colours (a release exactly as good as the
    live one, at the limit): how many are promoted, reverted at a deadline or failed,
-   with ``step_deadline`` 15 s (the tests' lab config) and 120 s. Target: >= 95% promoted.
+   with ``step_deadline`` 15 s and 120 s (``--deadlines``). Target: >= 95% promoted.
 
     .venv/bin/python -m bench.bench_lab_decisions [--quick] [--reverts 5] [--healthy 10]
 """
