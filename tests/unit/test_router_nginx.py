@@ -144,7 +144,10 @@ def test_round_trip_creates_canary_then_promotes_and_goes_back() -> None:
     r, fake = router(main_ingress())
     r.check()
     changes = r.set_weight(GREEN, 10)
-    assert [c.verb for c in changes] == ["create"]
+    # created at weight 0, then patched to the weight (a refused patch moves nothing)
+    assert [c.verb for c in changes] == ["create", "patch"]
+    assert changes[0].body["metadata"]["annotations"][WEIGHT] == "0"
+    assert [verb for verb, *_ in fake.writes] == ["create", "JSON"]
     assert r.read() == Split(BLUE, 10)
     assert r.set_weight(GREEN, 50)[0].patch_type is PatchType.JSON
     assert r.read() == Split(BLUE, 50)
