@@ -11,8 +11,10 @@ renders the same, tests/contract/test_chart.py). Two users with bearer tokens: t
   status, pause, resume, abort of a held run and abort with no live runner as the operator,
   succeed with no 403; together they use every (verb, resource, name) each Role grants;
 - necessary: without any one verb of any rule, some part fails with one 403 line naming
-  the verb and the object, exit 2, nothing changed (Events are best effort: the rollout
-  completes with a warning per Event it could not write);
+  the verb and the object, exit 2, nothing changed: a denied read by the read's own 403, a
+  denied write by the pre-flight access review before anything is written
+  (``shifter/access.py``; Events are best effort: the rollout completes with a warning per
+  Event it could not write);
 - least: with either Role, every verb on another Service, Ingress, HTTPRoute,
   VirtualService or Lease in the namespace is answered 403, and nothing of them changes.
 
@@ -83,9 +85,21 @@ def is_discovery(path: str) -> bool:
     return (parts[0] == "api" and len(parts) <= 2) or (parts[0] == "apis" and len(parts) <= 3)
 
 
+def is_self_review(path: str) -> bool:
+    """A SelfSubjectAccessReview: every authenticated user may create one (the
+    system:basic-user ClusterRole, bound to system:authenticated), no Role grants it."""
+    return path.split("?")[0].rstrip("/") == (
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+
+
 def calls_of(lab: Lab, user: str) -> list[Any]:
     return [r for r in lab.apiserver.requests.snapshot()
-            if r.user == user and not is_discovery(r.path)]
+            if r.user == user and not is_discovery(r.path) and not is_self_review(r.path)]
+
+
+def reviews_of(lab: Lab, user: str) -> list[Any]:
+    return [r for r in lab.apiserver.requests.snapshot()
+            if r.user == user and is_self_review(r.path)]
 
 
 def forbidden_of(lab: Lab, user: str) -> set[tuple[str, str, str, str]]:
@@ -274,12 +288,17 @@ def _case_id(case: tuple[str, int, str]) -> str:
 RUNNER_CASES = _runner_cases()
 
 
+WRITES = ("create", "update", "patch")
+
+
 @pytest.mark.parametrize("case", RUNNER_CASES, ids=[_case_id(c) for c in RUNNER_CASES])
 def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: Lab,
                                      tmp_path: Path) -> None:
-    """Without one verb of one rule, a rollout fails at the first call it allowed: one
-    line ``error: forbidden: cannot VERB RESOURCE/NAME ...`` and exit 2, with no router
-    object or traffic changed. Events are the exception (best effort, see the docstring)."""
+    """Without one verb of one rule, a rollout fails before its first write: one line
+    ``error: forbidden: cannot VERB RESOURCE/NAME ...`` and exit 2, with no router object
+    or traffic changed. A denied read is the read's own 403; a denied write is found by the
+    pre-flight access review (SelfSubjectAccessReview), so no write is even tried. Events
+    are the exception (best effort, see the docstring)."""
     router, index, verb = case
     lab = lab_session
     lab.reseed(router)
@@ -293,41 +312,39 @@ def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: La
     result = runner.run(router, **(SCALE_DOWN if aftercare else {}))
 
     denied = forbidden_of(lab, RUNNER)
-    assert denied, f"removing {verb} from {rule} forbade nothing"
     group, resource = rule["apiGroups"][0], rule["resources"][0]
-    assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
-    names = rule.get("resourceNames")
-    assert not names or {n for *_, n in denied} <= set(names), denied
     what = f"{resource}.{group}" if group else resource
     line = f"forbidden: cannot {verb} {what}/"
     if resource == "events":
+        assert denied, f"removing {verb} from {rule} forbade nothing"
+        assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
         assert result.code == 0, result.stderr[-3000:]
         warnings = [x for x in result.stderr.splitlines()
                     if "could not record a Kubernetes Event" in x]
         assert warnings and all(line in x for x in warnings), result.stderr[-3000:]
+        assert f"pre-flight access review: cannot create {what} in namespace" in \
+            result.stderr, result.stderr[-3000:]
         wait_for_split(lab, {"green": 100.0})
-        return
-    if aftercare:
-        # The scale-down after the promotion is denied: traffic is where it must be, so
-        # the rollout is promoted (exit 0) with the 403 line logged and the old colour
-        # left running.
-        assert result.code == 0, result.stderr[-3000:]
-        assert "aftercare failed" in result.stderr and line in result.stderr
-        wait_for_split(lab, {"green": 100.0})
-        return
-    if (router, verb, resource) == ("nginx", "patch", "ingresses"):
-        # Needed, but found late: `create` made the canary at the first step's weight, and
-        # the next write (and so the revert) is denied. Exit 5 "revert FAILED", traffic
-        # left where the create put it: pre-flight does not check write permissions
-        # (reported; the nginx router and the pre-flight are not this test's to change).
-        assert result.code == 5 and "revert" in result.stderr, result.stderr[-3000:]
         return
     assert result.code == 2, result.stderr[-3000:]
     errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {line}"), result.stderr[-3000:]
+    names = rule.get("resourceNames")
+    if verb in WRITES:  # found by the review: nothing was written, nothing refused
+        assert reviews_of(lab, RUNNER), "no pre-flight access review was made"
+        assert denied == set(), denied
+        assert "(pre-flight access review)" in errors[0], errors[0]
+        named = errors[0][len(f"error: {line}"):].split(" ", 1)[0]
+        assert not names or named in names, errors[0]
+    else:
+        assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
+        assert not names or {n for *_, n in denied} <= set(names), denied
     assert result.summary["outcome"] == "error" and result.summary["exit_code"] == 2
     assert router_objects(lab) == before
     assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
+    # nothing written at all (a configured scale-down included: refused before anything,
+    # not after the promotion)
+    assert [(r.method, r.path) for r in calls_of(lab, RUNNER) if r.method != "GET"] == []
 
 
 def _operator_scenario(router: str, verb: str, resource: str, runner: As, operator: As,
