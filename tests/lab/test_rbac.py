@@ -117,7 +117,7 @@ class As:
         self.lab = lab
         self.tmp_path = tmp_path
         lab.apiserver.add_token(TOKENS[user], user)
-        lab.apiserver.set_rules(user, rules)
+        lab.apiserver.set_rules(user, rules, namespace=lab.namespace)  # Role + RoleBinding
         self.kubeconfig = lab.apiserver.write_kubeconfig(
             tmp_path / f"kubeconfig-{user.rsplit(':', 1)[-1]}", token=TOKENS[user],
             namespace=lab.namespace)
