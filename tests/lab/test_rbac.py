@@ -501,3 +501,37 @@ def test_the_roles_cannot_touch_another_object(lab_session: Lab, tmp_path: Path)
     after = {o: store.get(o[0], o[1], lab.namespace, o[3])["metadata"]["resourceVersion"]
              for o in present}
     assert after == before
+
+
+# -- when the review cannot be made ------------------------------------------------------
+
+
+def test_without_the_review_a_denied_canary_patch_moves_no_traffic(lab_session: Lab,
+                                                                    tmp_path: Path) -> None:
+    """A cluster where the review itself is forbidden (system:basic-user unbound): shifter
+    warns and goes on, so the runner's missing ``patch`` on Ingresses is met by the write.
+    The canary was created at weight 0 (then the patch to 10% refused): no request ever
+    reached green."""
+    lab = lab_session
+    lab.reseed("nginx")
+    rules = render_roles("nginx")[0]["rules"]
+    index = next(i for i, r in enumerate(rules)
+                 if r["resources"] == ["ingresses"] and "patch" in r["verbs"])
+    runner, _ = users(lab, tmp_path, "nginx", runner=without(rules, index, "patch"))
+    lab.apiserver.authorizer.basic_user = False
+    lab.apiserver.requests.clear()
+    try:
+        result = runner.run("nginx")
+    finally:
+        lab.apiserver.authorizer.basic_user = True
+    assert "pre-flight access review skipped" in result.stderr, result.stderr[-3000:]
+    assert {r.status for r in reviews_of(lab, RUNNER)} == {403}
+    assert result.code == 2, result.stderr[-3000:]
+    errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: forbidden: cannot patch ingresses.networking.k8s.io/shop-canary "), errors
+    canary = lab.apiserver.store.get("networking.k8s.io/v1", "ingresses", lab.namespace,
+                                     "shop-canary")
+    assert canary is not None
+    assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
+    assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
