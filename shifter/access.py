@@ -110,7 +110,7 @@ def _ask(client: KubeClient, access: Access) -> tuple[bool, str]:
     try:
         answer = client.request("POST", PATH, body=review_body(access),
                                 what="selfsubjectaccessreviews.authorization.k8s.io")
-    except ShifterError as exc:
+    except (ShifterError, ValueError) as exc:  # ValueError: an answer that is not JSON
         status = getattr(exc, "status", 0)
         if status == 404:
             raise _Unreviewable("the API server does not serve SelfSubjectAccessReview") \
