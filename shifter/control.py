@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from shifter import retry, wiring
+from shifter import access, retry, wiring
 from shifter.durations import format_duration
 from shifter.errors import InvalidInput, LockHeld, ShifterError, Unavailable
 from shifter.kube.client import KubeClient
@@ -116,6 +116,7 @@ def abort_unheld(client: KubeClient, release: str, ns: str, *, by: str,
                 f"{rec.live}")
             return
         router, target, new = _router(client, ns, release, rec)
+        access.review(client, access.router_writes(router))  # denied: exit 2, nothing moved
         if rec.phase is Phase.PROMOTING:
             retry.kube(lambda: router.promote(new), what="promote", retry_on_invalid=True,
                        deadline=60.0)

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from shifter import aftercare, retry, wiring
+from shifter import access, aftercare, retry, wiring
 from shifter.analysis.analyzer import Analyzer
 from shifter.config import Config
 from shifter.engine import Engine, Interrupt, Outcome
@@ -177,6 +177,8 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     lease = Lease(client, cfg.release, namespace, identity=identity)
     current = read_record(client, cfg.release, namespace)
     lease.raise_if_held(current)
+    access.review_run(client, cfg, p.router, namespace, lease.ref, current,  # before writes
+                      emit=reporter.emit)
     _due_aftercare(p, current)
     finishing = _recorded_phase(current) in FINISHING
     # A crash between two writes of a promotion (or a revert) leaves a split that cannot

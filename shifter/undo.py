@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shifter import aftercare, retry
+from shifter import access, aftercare, retry
 from shifter.control import _router
 from shifter.durations import format_duration
 from shifter.errors import InvalidInput, NotFound
@@ -79,6 +79,9 @@ def undo(client: KubeClient, release: str, ns: str, *, by: str, wait: bool,
             raise InvalidInput(f"undo: Deployment {ns}/{name} of {previous.value} not "
                                f"found") from None
         ready, why = deployment_ready(dep)
+        access.review(client, access.router_writes(router) + (
+            access.deployment_writes(ns, [name]) if not ready and wait else [])
+            + access.event_writes(ns))  # a missing permission: exit 2, nothing moved
         if not ready:
             if not wait:
                 raise InvalidInput(f"undo: {previous.value} (Deployment {name}) is not ready "

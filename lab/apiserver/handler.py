@@ -27,7 +27,6 @@ OPTIONS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "Patch
            "delete": "DeleteOptions"}
 AUTHENTICATED = "system:authenticated"  # every authenticated user's group, as in a real server
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's --max-request-body-bytes default (3 MiB)
-SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectreviews")
 OPEN_PATHS = {"/healthz", "/readyz", "/livez", "/version"}
 
 
@@ -180,8 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         if target is None:
             raise errors.ApiError(404, "the server could not find the requested resource",
                                   details={})
-        if target.rt.plural not in SELF_REVIEWS:  # allowed to all (basic-user)
-            self._authorize(target, query)
+        self._authorize(target, query)  # self reviews: system:basic-user (rbac.BASIC_USER)
         decision = self._faults(target)
         if target.rt.plural == "selfsubjectreviews":  # kubectl auth whoami
             return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
@@ -237,7 +235,7 @@ class Handler(BaseHTTPRequestHandler):
         res = f"{t.rt.plural}/{t.subresource}" if t.subresource else t.rt.plural
         name = t.name or _selected_name(t.verb, query)
         if not self.app.authorizer.allowed(self._user, t.verb, t.rt.group, res, name,
-                                           self._groups):
+                                           self._groups, namespace=t.namespace or ""):
             raise errors.forbidden(self._user, t.verb, t.rt.plural, t.rt.group, name,
                                    t.namespace, t.subresource)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import secrets
 import socket
 import ssl
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from . import certs
+from . import certs, errors
 from .faults import Faults
 from .handler import Handler
 from .rbac import Authorizer
@@ -84,18 +85,36 @@ class App:
 
     def access_review(self, user: str, review: dict[str, Any],
                       groups: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Answer a SelfSubjectAccessReview from the same rules as requests."""
+        """Answer a SelfSubjectAccessReview from the same rules as requests, as
+        pkg/registry/authorization/selfsubjectaccessreview/rest.go does: validated first
+        (pkg/apis/authorization/validation: exactly one of resourceAttributes and
+        nonResourceAttributes), then the caller's own attributes authorized: verb, group,
+        resource/subresource, name and namespace (a Role bound in one namespace allows
+        nothing in another, nor at the cluster scope). ``allowed`` only; never ``denied``
+        (RBAC has no opinion where no rule matches) and no reason then."""
         spec = review.get("spec") or {}
         attrs = spec.get("resourceAttributes")
-        if attrs is None:
-            allowed = True
-        else:
+        paths = spec.get("nonResourceAttributes")
+        if (attrs is None) == (paths is None):
+            field, message = (("spec.nonResourceAttributes",
+                               "cannot be specified in combination with resourceAttributes")
+                              if attrs is not None else
+                              ("spec.resourceAttributes", "exactly one of nonResourceAttributes"
+                               " or resourceAttributes must be specified"))
+            value = json.dumps(paths) if attrs is not None else '"null"'
+            raise errors.invalid_kind("SelfSubjectAccessReview", "authorization.k8s.io", "", [
+                {"reason": "FieldValueInvalid", "field": field,
+                 "message": f"Invalid value: {value}: {message}"}])
+        if attrs is not None:
             res = attrs.get("resource", "")
             if attrs.get("subresource"):
                 res = f"{res}/{attrs['subresource']}"
             allowed = self.authorizer.allowed(user, attrs.get("verb", ""),
                                               attrs.get("group", ""), res, attrs.get("name", ""),
-                                              groups)
+                                              groups, namespace=attrs.get("namespace", ""))
+        else:
+            allowed = self.authorizer.allowed_path(user, paths.get("verb", ""),
+                                                   paths.get("path", ""), groups)
         status: dict[str, Any] = {"allowed": allowed}
         if allowed and user != "admin":
             status["reason"] = f'RBAC: allowed by lab rules of user "{user}"'
@@ -282,8 +301,10 @@ class APIServer:
                                             context=context, exec_plugin=plugin)
         return out
 
-    def set_rules(self, user: str, rules: list[dict[str, Any]]) -> None:
-        self.authorizer.set_rules(user, rules)
+    def set_rules(self, user: str, rules: list[dict[str, Any]],
+                  namespace: str | None = None) -> None:
+        """`user`'s rules: a Role bound in `namespace`, or everywhere (None)."""
+        self.authorizer.set_rules(user, rules, namespace)
 
     def load_role(self, user: str, role_manifest: dict[str, Any]) -> None:
         self.authorizer.load_role(user, role_manifest)

@@ -7,11 +7,15 @@ gets ``canary-weight`` out of ``canary-weight-total`` (default 100) of the reque
 
 Writes, each owning only what it names:
 
-- ``set_weight``: creates the canary from the main Ingress when it is missing (hosts, the
-  colour paths, TLS and class; label ``app.kubernetes.io/managed-by: shifter``; no other
-  annotation is copied but the legacy ``kubernetes.io/ingress.class``); otherwise ONE JSON
-  patch on the canary with ``test`` ops on its backend names and weight as read, then the
-  new weight (and backend names, when the canary still points at the other colour). A JSON
+- ``set_weight``: ONE JSON patch on the canary with ``test`` ops on its backend names and
+  weight as read, then the new weight (and backend names, when the canary still points at
+  the other colour). When the canary is missing it is first created from the main Ingress
+  AT WEIGHT 0 (hosts, the colour paths, TLS and class; label
+  ``app.kubernetes.io/managed-by: shifter``; no other annotation is copied but the legacy
+  ``kubernetes.io/ingress.class``) and then patched to the weight, so a patch that is
+  refused (a Role without ``patch``) or a create the server applies late never leaves
+  traffic on the new colour. In a dry run the create is sent (``dryRun=All``) and the
+  patch that would follow it is listed but not sent (there is nothing to patch). A JSON
   patch rather than a merge patch carrying ``resourceVersion``: it guards only the fields
   this router reads, so an unrelated edit (a label, another annotation) does not cost a
   retry, while a concurrent retarget or weight change fails with 422 instead of sending
@@ -318,25 +322,43 @@ class NginxRouter:
         if why:
             raise InvalidInput(f"router.ingress: {why}")
         colour, pct = (new, weight) if live is new.other else (new.other, 100 - weight)
+        changes: list[Change] = []
+        canary = self._canary_obj
         if view is None:
             if pct == 0:
                 return []
-            body = canary_body(main, self.canary_ref.name, colour, raw_weight(pct, 100),
-                               self.target)
-            change = Change(self.canary_ref, "create", body,
-                            summary=f"create canary Ingress: {pct}% to {colour}")
-            expected = pct
-        else:
-            if view.unusable:
-                raise InvalidInput(f"router.canary_ingress: {view.unusable}")
-            raw = raw_weight(pct, view.total)
-            ops = canary_ops(view, colour, raw, self.target, rv_test(self._canary_obj))
-            change = json_change(self.canary_ref, ops, f"canary: {pct}% to {colour}")
-            expected = min(100, percent(int(raw), view.total))  # what the total can express
+            # Created at weight 0, then patched to the weight: a patch that is refused
+            # (403, 422) or a create that lands late leaves no traffic on the canary.
+            create = Change(self.canary_ref, "create", canary_body(
+                main, self.canary_ref.name, colour, "0", self.target),
+                summary=f"create canary Ingress at weight 0, pointing at {colour}")
+            canary = send(self.client, create, dry_run=dry_run)
+            changes.append(create)
+            view = canary_view(canary, self.target)
+        if view.unusable:
+            raise InvalidInput(f"router.canary_ingress: {view.unusable}")
+        raw = raw_weight(pct, view.total)
+        ops = canary_ops(view, colour, raw, self.target, rv_test(canary))
+        change = json_change(self.canary_ref, ops, f"canary: {pct}% to {colour}")
+        expected = min(100, percent(int(raw), view.total))  # what the total can express
+        changes.append(change)
+        if changes[0].verb == "create" and dry_run:
+            return changes  # nothing to patch yet: a dry-run create persists nothing
         send(self.client, change, dry_run=dry_run)
         if not dry_run:
             self._verify(Split(live, expected))  # the canary always carries live.other
-        return [change]
+        return changes
+
+    def writes(self) -> list[tuple[str, ObjectRef]]:
+        """The writes a rollout may make (for the pre-flight access review): a patch of
+        the canary (each step, revert) and of the main Ingress (promotion, a revert after
+        a half-done promotion); a create of the canary when there is none yet."""
+        out = [("patch", self.canary_ref), ("patch", self.main_ref)]
+        try:
+            self.client.get(self.canary_ref)
+        except NotFound:
+            out.append(("create", self.canary_ref))
+        return out
 
     def promote(self, new: Colour, *, dry_run: bool = False) -> list[Change]:
         main, _, _, view = self._load()

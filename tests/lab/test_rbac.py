@@ -11,8 +11,10 @@ renders the same, tests/contract/test_chart.py). Two users with bearer tokens: t
   status, pause, resume, abort of a held run and abort with no live runner as the operator,
   succeed with no 403; together they use every (verb, resource, name) each Role grants;
 - necessary: without any one verb of any rule, some part fails with one 403 line naming
-  the verb and the object, exit 2, nothing changed (Events are best effort: the rollout
-  completes with a warning per Event it could not write);
+  the verb and the object, exit 2, nothing changed: a denied read by the read's own 403, a
+  denied write by the pre-flight access review before anything is written
+  (``shifter/access.py``; Events are best effort: the rollout completes with a warning per
+  Event it could not write);
 - least: with either Role, every verb on another Service, Ingress, HTTPRoute,
   VirtualService or Lease in the namespace is answered 403, and nothing of them changes.
 
@@ -83,9 +85,21 @@ def is_discovery(path: str) -> bool:
     return (parts[0] == "api" and len(parts) <= 2) or (parts[0] == "apis" and len(parts) <= 3)
 
 
+def is_self_review(path: str) -> bool:
+    """A SelfSubjectAccessReview: every authenticated user may create one (the
+    system:basic-user ClusterRole, bound to system:authenticated), no Role grants it."""
+    return path.split("?")[0].rstrip("/") == (
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+
+
 def calls_of(lab: Lab, user: str) -> list[Any]:
     return [r for r in lab.apiserver.requests.snapshot()
-            if r.user == user and not is_discovery(r.path)]
+            if r.user == user and not is_discovery(r.path) and not is_self_review(r.path)]
+
+
+def reviews_of(lab: Lab, user: str) -> list[Any]:
+    return [r for r in lab.apiserver.requests.snapshot()
+            if r.user == user and is_self_review(r.path)]
 
 
 def forbidden_of(lab: Lab, user: str) -> set[tuple[str, str, str, str]]:
@@ -103,7 +117,7 @@ class As:
         self.lab = lab
         self.tmp_path = tmp_path
         lab.apiserver.add_token(TOKENS[user], user)
-        lab.apiserver.set_rules(user, rules)
+        lab.apiserver.set_rules(user, rules, namespace=lab.namespace)  # Role + RoleBinding
         self.kubeconfig = lab.apiserver.write_kubeconfig(
             tmp_path / f"kubeconfig-{user.rsplit(':', 1)[-1]}", token=TOKENS[user],
             namespace=lab.namespace)
@@ -274,12 +288,17 @@ def _case_id(case: tuple[str, int, str]) -> str:
 RUNNER_CASES = _runner_cases()
 
 
+WRITES = ("create", "update", "patch")
+
+
 @pytest.mark.parametrize("case", RUNNER_CASES, ids=[_case_id(c) for c in RUNNER_CASES])
 def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: Lab,
                                      tmp_path: Path) -> None:
-    """Without one verb of one rule, a rollout fails at the first call it allowed: one
-    line ``error: forbidden: cannot VERB RESOURCE/NAME ...`` and exit 2, with no router
-    object or traffic changed. Events are the exception (best effort, see the docstring)."""
+    """Without one verb of one rule, a rollout fails before its first write: one line
+    ``error: forbidden: cannot VERB RESOURCE/NAME ...`` and exit 2, with no router object
+    or traffic changed. A denied read is the read's own 403; a denied write is found by the
+    pre-flight access review (SelfSubjectAccessReview), so no write is even tried. Events
+    are the exception (best effort, see the docstring)."""
     router, index, verb = case
     lab = lab_session
     lab.reseed(router)
@@ -293,41 +312,39 @@ def test_each_runner_grant_is_needed(case: tuple[str, int, str], lab_session: La
     result = runner.run(router, **(SCALE_DOWN if aftercare else {}))
 
     denied = forbidden_of(lab, RUNNER)
-    assert denied, f"removing {verb} from {rule} forbade nothing"
     group, resource = rule["apiGroups"][0], rule["resources"][0]
-    assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
-    names = rule.get("resourceNames")
-    assert not names or {n for *_, n in denied} <= set(names), denied
     what = f"{resource}.{group}" if group else resource
     line = f"forbidden: cannot {verb} {what}/"
     if resource == "events":
+        assert denied, f"removing {verb} from {rule} forbade nothing"
+        assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
         assert result.code == 0, result.stderr[-3000:]
         warnings = [x for x in result.stderr.splitlines()
                     if "could not record a Kubernetes Event" in x]
         assert warnings and all(line in x for x in warnings), result.stderr[-3000:]
+        assert f"pre-flight access review: cannot create {what} in namespace" in \
+            result.stderr, result.stderr[-3000:]
         wait_for_split(lab, {"green": 100.0})
-        return
-    if aftercare:
-        # The scale-down after the promotion is denied: traffic is where it must be, so
-        # the rollout is promoted (exit 0) with the 403 line logged and the old colour
-        # left running.
-        assert result.code == 0, result.stderr[-3000:]
-        assert "aftercare failed" in result.stderr and line in result.stderr
-        wait_for_split(lab, {"green": 100.0})
-        return
-    if (router, verb, resource) == ("nginx", "patch", "ingresses"):
-        # Needed, but found late: `create` made the canary at the first step's weight, and
-        # the next write (and so the revert) is denied. Exit 5 "revert FAILED", traffic
-        # left where the create put it: pre-flight does not check write permissions
-        # (reported; the nginx router and the pre-flight are not this test's to change).
-        assert result.code == 5 and "revert" in result.stderr, result.stderr[-3000:]
         return
     assert result.code == 2, result.stderr[-3000:]
     errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {line}"), result.stderr[-3000:]
+    names = rule.get("resourceNames")
+    if verb in WRITES:  # found by the review: nothing was written, nothing refused
+        assert reviews_of(lab, RUNNER), "no pre-flight access review was made"
+        assert denied == set(), denied
+        assert "(pre-flight access review)" in errors[0], errors[0]
+        named = errors[0][len(f"error: {line}"):].split(" ", 1)[0]
+        assert not names or named in names, errors[0]
+    else:
+        assert {(g, r, v) for g, r, v, _ in denied} == {(group, resource, verb)}, denied
+        assert not names or {n for *_, n in denied} <= set(names), denied
     assert result.summary["outcome"] == "error" and result.summary["exit_code"] == 2
     assert router_objects(lab) == before
     assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
+    # nothing written at all (a configured scale-down included: refused before anything,
+    # not after the promotion)
+    assert [(r.method, r.path) for r in calls_of(lab, RUNNER) if r.method != "GET"] == []
 
 
 def _operator_scenario(router: str, verb: str, resource: str, runner: As, operator: As,
@@ -364,7 +381,9 @@ def _operator_scenario(router: str, verb: str, resource: str, runner: As, operat
 def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: Lab,
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without one verb of the operators' Role, the command that needs it fails with the
-    403 line; an abort that cannot take over leaves traffic as the crashed run left it."""
+    403 line (a router or Deployment write that ``undo`` or ``abort`` plans: from the
+    pre-flight access review, before it is tried); an abort that cannot take over leaves
+    traffic as the crashed run left it."""
     lab, router = lab_gateway, "gateway"
     monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
     rules = render_roles(router)[1]["rules"]
@@ -376,7 +395,11 @@ def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: La
     result = _operator_scenario(router, verb, resource, runner, operator, lab)
 
     denied = forbidden_of(lab, OPERATOR)
-    assert {(r, v) for _, r, v, _ in denied} == {(plural, verb)}, denied
+    reviewed = verb == "patch" and resource in ("router", "deployments")
+    assert {(r, v) for _, r, v, _ in denied} == (set() if reviewed else {(plural, verb)}), \
+        denied
+    if reviewed:
+        assert "(pre-flight access review)" in result.stderr, result.stderr
     if resource == "deployments" and verb == "get":  # status answers, says what it cannot read
         assert result.code == 0, result.stderr
         assert "forbidden: cannot get deployments.apps/" in result.stdout, result.stdout
@@ -390,9 +413,11 @@ def test_each_operator_grant_is_needed(verb: str, resource: str, lab_gateway: La
         assert result.code == 2, (result.stdout, result.stderr)
         wait_for_split(lab, {"green": 100.0})
         return
-    # a denied Lease call is invalid input (2); a denied router call fails the revert that
-    # `abort` took over (1, "revert ... FAILED", with what to do by hand)
-    assert result.code == (1 if resource == "router" else 2), (result.stdout, result.stderr)
+    # a denied Lease call, or a router patch found by the review, is invalid input (2); a
+    # denied router read fails the revert that `abort` took over (1, "revert ... FAILED",
+    # with what to do by hand)
+    assert result.code == (1 if (resource, verb) == ("router", "get") else 2), \
+        (result.stdout, result.stderr)
     assert forbidden_of(lab, RUNNER) == set()
     if verb != "get" or resource == "router":
         assert lab.controller is not None
@@ -484,3 +509,37 @@ def test_the_roles_cannot_touch_another_object(lab_session: Lab, tmp_path: Path)
     after = {o: store.get(o[0], o[1], lab.namespace, o[3])["metadata"]["resourceVersion"]
              for o in present}
     assert after == before
+
+
+# -- when the review cannot be made ------------------------------------------------------
+
+
+def test_without_the_review_a_denied_canary_patch_moves_no_traffic(lab_session: Lab,
+                                                                    tmp_path: Path) -> None:
+    """A cluster where the review itself is forbidden (system:basic-user unbound): shifter
+    warns and goes on, so the runner's missing ``patch`` on Ingresses is met by the write.
+    The canary was created at weight 0 (then the patch to 10% refused): no request ever
+    reached green."""
+    lab = lab_session
+    lab.reseed("nginx")
+    rules = render_roles("nginx")[0]["rules"]
+    index = next(i for i, r in enumerate(rules)
+                 if r["resources"] == ["ingresses"] and "patch" in r["verbs"])
+    runner, _ = users(lab, tmp_path, "nginx", runner=without(rules, index, "patch"))
+    lab.apiserver.authorizer.basic_user = False
+    lab.apiserver.requests.clear()
+    try:
+        result = runner.run("nginx")
+    finally:
+        lab.apiserver.authorizer.basic_user = True
+    assert "pre-flight access review skipped" in result.stderr, result.stderr[-3000:]
+    assert {r.status for r in reviews_of(lab, RUNNER)} == {403}
+    assert result.code == 2, result.stderr[-3000:]
+    errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: forbidden: cannot patch ingresses.networking.k8s.io/shop-canary "), errors
+    canary = lab.apiserver.store.get("networking.k8s.io/v1", "ingresses", lab.namespace,
+                                     "shop-canary")
+    assert canary is not None
+    assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
+    assert lab.controller is not None and lab.controller.split.get("blue") == 100.0

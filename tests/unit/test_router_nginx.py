@@ -144,7 +144,10 @@ def test_round_trip_creates_canary_then_promotes_and_goes_back() -> None:
     r, fake = router(main_ingress())
     r.check()
     changes = r.set_weight(GREEN, 10)
-    assert [c.verb for c in changes] == ["create"]
+    # created at weight 0, then patched to the weight (a refused patch moves nothing)
+    assert [c.verb for c in changes] == ["create", "patch"]
+    assert changes[0].body["metadata"]["annotations"][WEIGHT] == "0"
+    assert [verb for verb, *_ in fake.writes] == ["create", "JSON"]
     assert r.read() == Split(BLUE, 10)
     assert r.set_weight(GREEN, 50)[0].patch_type is PatchType.JSON
     assert r.read() == Split(BLUE, 50)
@@ -242,3 +245,20 @@ def test_check_messages() -> None:
     fake.put(ref("Ingress", "shop"), main)
     with pytest.raises(InvalidInput, match="has no backend on shop-blue or shop-green"):
         r.check()
+
+
+def test_writes_for_the_access_review_include_the_create_only_without_a_canary() -> None:
+    r, _ = router(main_ingress())
+    assert [(verb, ref.name) for verb, ref in r.writes()] == [
+        ("patch", "shop-canary"), ("patch", "shop"), ("create", "shop-canary")]
+    r.set_weight(GREEN, 10)
+    assert [(verb, ref.name) for verb, ref in r.writes()] == [
+        ("patch", "shop-canary"), ("patch", "shop")]
+
+
+def test_dry_run_create_lists_the_patch_that_would_follow() -> None:
+    r, fake = router(main_ingress())
+    changes = r.set_weight(GREEN, 10, dry_run=True)
+    assert [(c.verb, c.patch_type) for c in changes] == [("create", None),
+                                                          ("patch", PatchType.JSON)]
+    assert [verb for verb, *_ in fake.writes] == ["create"]  # nothing to patch yet
