@@ -177,15 +177,19 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
     lease = Lease(client, cfg.release, namespace, identity=identity)
     current = read_record(client, cfg.release, namespace)
     lease.raise_if_held(current)
-    access.review_run(client, cfg, p.router, namespace, lease.ref, current,  # before writes
-                      emit=reporter.emit)
-    _due_aftercare(p, current)
     finishing = _recorded_phase(current) in FINISHING
     # A crash between two writes of a promotion (or a revert) leaves a split that cannot
     # be told (ingress-nginx: main and canary both on the new colour): the recorded phase
     # decides then, not the split.
     split = p.check_cluster(allow_unreadable=finishing)
     plan = _Resume(split, state_of(current))
+    try:
+        access.review_run(client, cfg, p.router, namespace, lease.ref, current,  # before writes
+                          emit=reporter.emit)
+    except ShifterError:
+        _revert_unverified(p, lease, plan)
+        raise
+    _due_aftercare(p, current)
     rel = Release(cfg, client, namespace, p.target, p.router, reporter, interrupt)
     if not plan.deploys_nothing:  # a promotion or revert to finish, a watch to resume
         rel.prepare(split, plan.new if plan.resume else None)  # refusals: nothing changed yet
@@ -197,13 +201,7 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         elif not finishing:
             p.check_new(plan.new, ready=False)  # deploy, readiness and smoke: rel.execute
     except ShifterError:
-        if plan.resume and plan.on_new and not plan.watching:  # a promotion stays
-            # Unverified traffic on the new colour that cannot be checked: put it back.
-            lease.acquire()
-            try:
-                retry.revert(lambda: p.router.revert(plan.new), what="revert")
-            finally:
-                lease.release_lock()
+        _revert_unverified(p, lease, plan)
         raise
     if interrupt.signalled:
         return _interrupted_in_preflight(p, interrupt)
@@ -229,6 +227,17 @@ def run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter, *,
         except ShifterError as exc:
             log.warning("could not release the lease", error=str(exc))
         raise
+
+
+def _revert_unverified(p: Prepared, lease: Lease, plan: _Resume) -> None:
+    """A resumed rollout refused at pre-flight (a check, or a write it may not make) with
+    unverified traffic on the new colour: put it back (a promotion being watched stays)."""
+    if plan.resume and plan.on_new and not plan.watching:
+        lease.acquire()
+        try:
+            retry.revert(lambda: p.router.revert(plan.new), what="revert")
+        finally:
+            lease.release_lock()
 
 
 def _due_aftercare(p: Prepared, current: dict[str, Any] | None) -> None:
