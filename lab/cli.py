@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:  # its options are lab.demo's (argparse's REMAINDER drops them)
+        return _demo(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
