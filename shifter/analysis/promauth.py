@@ -19,6 +19,8 @@ import base64
 import os
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from shifter.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from shifter.config import PrometheusAuth
 
 WHERE = "analysis.prometheus_auth"
+log = structlog.get_logger("shifter.promauth")
 
 
 def _env(name: str, field: str) -> str:
@@ -117,5 +120,14 @@ def session(auth: PrometheusAuth) -> requests.Session:
 
     s = requests.Session()
     s.verify = verify(auth)
+    if s.verify is False:
+        # urllib3 warns on every request ("always" for security warnings): one line instead
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        log.warning("the Prometheus server's TLS certificate is not verified",
+                    setting=f"{WHERE}.insecure_skip_verify")
     s.auth = _Fresh()
     return s

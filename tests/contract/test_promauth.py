@@ -104,15 +104,21 @@ def test_a_token_from_the_environment(server, monkeypatch):
     assert "stale" not in str(err.value)
 
 
-@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_without_the_ca_bundle_the_certificate_is_refused(server, monkeypatch):
+    """... and with insecure_skip_verify it is not checked, with one log line instead of
+    urllib3's warning on every query (the suite turns warnings into errors)."""
+    import structlog.testing
+
     monkeypatch.setenv("PROM_TOKEN", "token-1")
     with source(server, PrometheusAuth(bearer_token_env="PROM_TOKEN")) as src, \
             pytest.raises(PrometheusUnavailable):
         src.query("up")
     insecure = PrometheusAuth(bearer_token_env="PROM_TOKEN", insecure_skip_verify=True)
-    with source(server, insecure) as src:
-        assert src.query("up")
+    with structlog.testing.capture_logs() as logs, source(server, insecure) as src:
+        for _ in range(3):
+            assert src.query("up")
+    said = [e for e in logs if "not verified" in e["event"]]
+    assert len(said) == 1 and said[0]["setting"] == "analysis.prometheus_auth.insecure_skip_verify"
 
 
 def test_a_token_file_gone_mid_rollout_is_cannot_measure_not_bad_input(server, tmp_path):
