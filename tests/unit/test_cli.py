@@ -406,3 +406,27 @@ def test_the_request_timeout_help_states_the_default_and_what_is_built_on_it():
     text = " ".join(invoke("run", "--help").output.split()).replace("│ ", "")
     assert "default: (10s)" in text
     assert "3x" in text and "6x" in text
+
+
+def test_connect_gives_the_client_the_request_timeout(tmp_path):
+    """The flag's value is the client's per-request timeout (each request's urllib3
+    timeout, shifter.kube.client.KubeClient.request)."""
+    import yaml
+
+    from shifter.cli.common import ROOT, connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "lab", "user": {"token": "t"}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "lab"}}]}))
+    ROOT.clear()
+    try:
+        assert connect(str(path), None).request_timeout == 10.0
+        assert connect(str(path), None, 2.5).request_timeout == 2.5
+        ROOT["request_timeout"] = 4.0  # given before the command
+        assert connect(str(path), None).request_timeout == 4.0
+        assert connect(str(path), None, 0.5).request_timeout == 0.5  # after it wins
+    finally:
+        ROOT.clear()
