@@ -27,6 +27,7 @@ from shifter.lease import Lease, holder_of, post_request, read_record, request_o
 from shifter.record import Record, parse_record
 from shifter.routers.base import Colour
 from shifter.state import Phase
+from shifter.writes import WriteTimeouts
 
 log = structlog.get_logger("shifter.control")
 
@@ -119,7 +120,7 @@ def abort_unheld(client: KubeClient, release: str, ns: str, *, by: str,
         access.review(client, access.router_writes(router))  # denied: exit 2, nothing moved
         if rec.phase is Phase.PROMOTING:
             retry.kube(lambda: router.promote(new), what="promote", retry_on_invalid=True,
-                       deadline=60.0)
+                       deadline=WriteTimeouts(client.request_timeout).promote)
             lease.write(rec.model_copy(update={
                 "phase": Phase.PROMOTED, "weight": 100,
                 "reason": f"promotion finished by {by}'s abort: every step had passed"}),
@@ -127,7 +128,8 @@ def abort_unheld(client: KubeClient, release: str, ns: str, *, by: str,
             say(f"abort: {release} was being promoted after every step passed; finished the "
                 f"promotion instead of reverting (all traffic on {target.service(new)})")
             return
-        retry.revert(lambda: router.revert(new), what="revert")
+        retry.revert(lambda: router.revert(new), what="revert",
+                     deadline=WriteTimeouts(client.request_timeout).revert)
         if rec.phase in (Phase.ABORTED, Phase.ROLLED_BACK, Phase.UNDONE):  # keep why
             lease.release_lock()
             say(f"abort: {release} was already {rec.phase.value}; all traffic confirmed on "

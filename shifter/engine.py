@@ -65,7 +65,7 @@ from shifter.state import (
     advance,
     resume,
 )
-from shifter.writes import RouterWrites, late_write_grace
+from shifter.writes import RouterWrites, WriteTimeouts
 
 log = structlog.get_logger("shifter.engine")
 
@@ -112,8 +112,9 @@ class Engine(GatesAndWatch):
     router_record: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    revert_deadline: float = 60.0
-    late_write_grace: float = field(default_factory=late_write_grace)
+    timeouts: WriteTimeouts = field(default_factory=WriteTimeouts)  # from --request-timeout
+    revert_deadline: float | None = None  # None: timeouts.revert
+    late_write_grace: float | None = None  # None: timeouts.late_write_grace
     state: State = field(default_factory=State)
     history: list[dict[str, Any]] = field(default_factory=list)
     started_wall: float = field(default_factory=time.time)
@@ -138,7 +139,7 @@ class Engine(GatesAndWatch):
 
     def __post_init__(self) -> None:
         self._writes = RouterWrites(self.router, self.new, clock=self.clock, sleep=self.sleep,
-                                    revert_deadline=self.revert_deadline,
+                                    timeouts=self.timeouts, revert_deadline=self.revert_deadline,
                                     late_write_grace=self.late_write_grace,
                                     name=self._router_name())
 
@@ -190,7 +191,8 @@ class Engine(GatesAndWatch):
         log.critical("unexpected error mid-rollout; putting traffic back", error=repr(exc))
         try:
             retry.revert(lambda: self.router.revert(self.new), what=self._router_name(),
-                         deadline=self.revert_deadline, clock=self.clock, sleep=self.sleep)
+                         deadline=self._writes.revert_deadline, clock=self.clock,
+                         sleep=self.sleep)
         except ShifterError as revert_exc:
             log.critical("REVERT FAILED", error=str(revert_exc))
             self.weight_read = None
@@ -470,7 +472,7 @@ class Engine(GatesAndWatch):
         self.reporter.emit("promote", new=self.new.value, reason=a.reason)
         try:
             self._writes.forward(lambda: self.router.promote(self.new), "promote",
-                                 deadline=60.0)
+                                 deadline=self.timeouts.promote)
         except ShifterError as exc:
             log.critical("PROMOTE FAILED", error=str(exc))
             self._kevent("PromoteFailed", str(exc), warning=True)

@@ -32,6 +32,7 @@ from shifter.report import Reporter
 from shifter.routers import share
 from shifter.routers.base import Colour, Router, Split, Target
 from shifter.state import FINISHING, Phase, State
+from shifter.writes import WriteTimeouts
 
 log = structlog.get_logger("shifter.rollout")
 
@@ -322,6 +323,7 @@ def _run_locked(p: Prepared, lease: Lease, r: _Resume, interrupt: Interrupt, *,
     engine = Engine(router=p.router, analyzer=p.analyzer,
                     plan=p.plan, target=p.target, new=new, reporter=p.reporter, lease=lease,
                     events=events, notifier=notifier, interrupt=interrupt,
+                    timeouts=WriteTimeouts(p.client.request_timeout),
                     on_interrupt=cfg.on_interrupt, router_record=dict(cfg.router),
                     traffic_moved=r.on_new > 0, weight_read=r.on_new,
                     deploy=dict(deployed or {}),

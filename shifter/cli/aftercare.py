@@ -13,6 +13,7 @@ from shifter.cli.common import (
     LogLevel,
     LogLevelOpt,
     NamespaceOpt,
+    RequestTimeoutOpt,
     connect,
     exit_codes,
     resolve_namespace,
@@ -31,7 +32,8 @@ def undo(release: ReleaseArg, *, namespace: NamespaceOpt = None,
              help="How long the scaled-up previous colour may take to become "
                   "ready.")] = 600.0,
          kubeconfig: KubeconfigOpt = None, context: ContextOpt = None,
-         log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
+         request_timeout: RequestTimeoutOpt = None, log_level: LogLevelOpt = None,
+         log_format: LogFormatOpt = None) -> None:
     """After a promotion: all traffic back on the previous colour, in one router write.
 
     A previous colour that was scaled down is scaled back up to its recorded replicas and
@@ -43,7 +45,7 @@ def undo(release: ReleaseArg, *, namespace: NamespaceOpt = None,
         from shifter.cli.status import not_found
         from shifter.undo import undo as do_undo
 
-        client = connect(kubeconfig, context)
+        client = connect(kubeconfig, context, request_timeout)
         ns = resolve_namespace(namespace, None, client)
         do_undo(client, release, ns, by=who(), wait=not no_wait, timeout=timeout,
                 missing=lambda: not_found(release, ns))
@@ -53,7 +55,8 @@ def cleanup(release: ReleaseArg, *, namespace: NamespaceOpt = None,
             now: Annotated[bool, typer.Option(
                 "--now", help="Scale down now, even before it is due.")] = False,
             kubeconfig: KubeconfigOpt = None, context: ContextOpt = None,
-            log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
+            request_timeout: RequestTimeoutOpt = None, log_level: LogLevelOpt = None,
+            log_format: LogFormatOpt = None) -> None:
     """Carry out a scale-down the last rollout recorded for later (after_promotion
     scale_down, after_revert scale_down), once it is due: for a CronJob or a later CI step.
 
@@ -63,6 +66,6 @@ def cleanup(release: ReleaseArg, *, namespace: NamespaceOpt = None,
         from shifter.cli.status import not_found
         from shifter.undo import cleanup as do_cleanup
 
-        client = connect(kubeconfig, context)
+        client = connect(kubeconfig, context, request_timeout)
         ns = resolve_namespace(namespace, None, client)
         do_cleanup(client, release, ns, now=now, missing=lambda: not_found(release, ns))

@@ -19,6 +19,7 @@ from shifter.cli.options import (
     LogFormatOpt,
     LogLevelOpt,
     NamespaceOpt,
+    RequestTimeoutOpt,
 )
 
 EXIT_CODES = ("Exit codes: 0 done (run: promoted) · 1 internal error, or status: no record · "
@@ -99,13 +100,13 @@ def _root(*,
           version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False,
           namespace: NamespaceOpt = None, kubeconfig: KubeconfigOpt = None,
-          context: ContextOpt = None, log_level: LogLevelOpt = None,
-          log_format: LogFormatOpt = None) -> None:
+          context: ContextOpt = None, request_timeout: RequestTimeoutOpt = None,
+          log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
     """shifter's commands. Kubernetes and log options work before or after the command
     (kubectl shift -n demo status shop); after it, they win."""
     ROOT.clear()
     ROOT.update(namespace=namespace, kubeconfig=kubeconfig, context=context,
-                log_level=log_level, log_format=log_format)
+                request_timeout=request_timeout, log_level=log_level, log_format=log_format)
 
 
 class Shell(StrEnum):

@@ -24,10 +24,12 @@ from shifter.cli.options import (
     LogLevelOpt,
     NamespaceOpt,
     Output,
+    RequestTimeoutOpt,
 )
 
 __all__ = ["ROOT", "SECRETS", "ContextOpt", "KubeconfigOpt", "LogFormat", "LogFormatOpt",
-           "LogLevel", "LogLevelOpt", "NamespaceOpt", "Output", "add_secrets", "connect",
+           "LogLevel", "LogLevelOpt", "NamespaceOpt", "Output", "RequestTimeoutOpt",
+           "add_secrets", "connect",
            "emit_json", "exit_codes", "fail", "kube_options", "resolve_namespace",
            "root_option", "setup_logging", "who"]
 
@@ -88,11 +90,14 @@ def setup_logging(level: LogLevel | str | None = None, fmt: LogFormat | str | No
     )
 
 
-def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
-    from shifter.kube.client import load_client
+def connect(kubeconfig: str | None, context: str | None,
+            request_timeout: float | None = None) -> KubeClient:
+    """The Kubernetes client, from the subcommand's flags, else those before it."""
+    from shifter.kube.client import REQUEST_TIMEOUT, load_client
 
     _, kubeconfig, context = kube_options(None, kubeconfig, context)
-    return load_client(kubeconfig=kubeconfig, context=context)
+    timeout = request_timeout or root_option("request_timeout") or REQUEST_TIMEOUT
+    return load_client(kubeconfig=kubeconfig, context=context, request_timeout=timeout)
 
 
 def resolve_namespace(flag: str | None, from_file: str | None, client: KubeClient) -> str:

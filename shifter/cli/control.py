@@ -18,6 +18,7 @@ from shifter.cli.common import (
     LogLevel,
     LogLevelOpt,
     NamespaceOpt,
+    RequestTimeoutOpt,
     connect,
     exit_codes,
     resolve_namespace,
@@ -35,11 +36,11 @@ def wait_opt(default: str) -> Any:
 
 
 def _request(release: str, action: str, namespace: str | None, kubeconfig: str | None,
-             context: str | None, wait: float) -> None:
+             context: str | None, wait: float, request_timeout: float | None) -> None:
     from shifter.cli.status import not_found
     from shifter.control import request
 
-    client = connect(kubeconfig, context)
+    client = connect(kubeconfig, context, request_timeout)
     ns = resolve_namespace(namespace, None, client)
     request(client, release, ns, action, by=who(), wait=wait,
             missing=lambda: not_found(release, ns))
@@ -47,8 +48,8 @@ def _request(release: str, action: str, namespace: str | None, kubeconfig: str |
 
 def abort(release: ReleaseArg, *, namespace: NamespaceOpt = None,
           wait: Annotated[float, wait_opt("30s")] = 30.0, kubeconfig: KubeconfigOpt = None,
-          context: ContextOpt = None, log_level: LogLevelOpt = None,
-          log_format: LogFormatOpt = None) -> None:
+          context: ContextOpt = None, request_timeout: RequestTimeoutOpt = None,
+          log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
     """Put all traffic back on the old colour now; the running rollout exits 4.
 
     With no run holding the release, abort takes the lock and reverts by itself. Exits 0
@@ -56,7 +57,7 @@ def abort(release: ReleaseArg, *, namespace: NamespaceOpt = None,
     already promoted, 5 if the running rollout did not act in time."""
     setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes():
-        _request(release, "abort", namespace, kubeconfig, context, wait)
+        _request(release, "abort", namespace, kubeconfig, context, wait, request_timeout)
 
 
 def promote(release: ReleaseArg, *, namespace: NamespaceOpt = None,
@@ -67,8 +68,8 @@ def promote(release: ReleaseArg, *, namespace: NamespaceOpt = None,
                 "--force", help="Promote now, without waiting for the current step's "
                                 "analysis.")] = False,
             wait: Annotated[float, wait_opt("10s")] = 10.0, kubeconfig: KubeconfigOpt = None,
-            context: ContextOpt = None, log_level: LogLevelOpt = None,
-            log_format: LogFormatOpt = None) -> None:
+            context: ContextOpt = None, request_timeout: RequestTimeoutOpt = None,
+            log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
     """Go on to the next step: at an approval gate now, otherwise once the current step
     passes (its remaining bake skipped). --full promotes once the current step passes,
     --force promotes now.
@@ -78,40 +79,40 @@ def promote(release: ReleaseArg, *, namespace: NamespaceOpt = None,
     setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes():
         action = "promote-force" if force else "promote-full" if full else "promote"
-        _request(release, action, namespace, kubeconfig, context, wait)
+        _request(release, action, namespace, kubeconfig, context, wait, request_timeout)
 
 
 def approve(release: ReleaseArg, *, namespace: NamespaceOpt = None,
             wait: Annotated[float, wait_opt("10s")] = 10.0, kubeconfig: KubeconfigOpt = None,
-            context: ContextOpt = None, log_level: LogLevelOpt = None,
-            log_format: LogFormatOpt = None) -> None:
+            context: ContextOpt = None, request_timeout: RequestTimeoutOpt = None,
+            log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
     """Answer an approval gate: the rollout goes on to the next step's weight.
 
     Exits 0 when the running rollout acknowledged, 5 otherwise (see promote)."""
     setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes():
-        _request(release, "approve", namespace, kubeconfig, context, wait)
+        _request(release, "approve", namespace, kubeconfig, context, wait, request_timeout)
 
 
 def pause(release: ReleaseArg, *, namespace: NamespaceOpt = None,
           wait: Annotated[float, wait_opt("10s")] = 10.0, kubeconfig: KubeconfigOpt = None,
-          context: ContextOpt = None, log_level: LogLevelOpt = None,
-          log_format: LogFormatOpt = None) -> None:
+          context: ContextOpt = None, request_timeout: RequestTimeoutOpt = None,
+          log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
     """Hold at the current weight; analysis keeps running and a failure still reverts.
 
     Exits 0 when the running rollout acknowledged, 5 otherwise (see promote)."""
     setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes():
-        _request(release, "pause", namespace, kubeconfig, context, wait)
+        _request(release, "pause", namespace, kubeconfig, context, wait, request_timeout)
 
 
 def resume(release: ReleaseArg, *, namespace: NamespaceOpt = None,
            wait: Annotated[float, wait_opt("10s")] = 10.0, kubeconfig: KubeconfigOpt = None,
-           context: ContextOpt = None, log_level: LogLevelOpt = None,
-           log_format: LogFormatOpt = None) -> None:
+           context: ContextOpt = None, request_timeout: RequestTimeoutOpt = None,
+           log_level: LogLevelOpt = None, log_format: LogFormatOpt = None) -> None:
     """Continue a paused rollout; its step's bake time goes on where it stopped.
 
     Exits 0 when the running rollout acknowledged, 5 otherwise (see promote)."""
     setup_logging(log_level, log_format, default=LogLevel.WARNING)
     with exit_codes():
-        _request(release, "resume", namespace, kubeconfig, context, wait)
+        _request(release, "resume", namespace, kubeconfig, context, wait, request_timeout)

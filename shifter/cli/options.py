@@ -66,6 +66,16 @@ def duration(text: str | float) -> float:
         raise typer.BadParameter(str(exc)) from None
 
 
+def request_timeout(text: str | float) -> float:
+    """``--request-timeout``: a duration above 0 (kubectl's ``0``, no timeout, would let one
+    stuck request hold a revert forever)."""
+    seconds = duration(text)
+    if seconds <= 0:
+        raise typer.BadParameter(f"expected a duration above 0 like 5s or 1m, got {text!r} "
+                                 f"(0, no timeout, is not accepted)")
+    return seconds
+
+
 KubeconfigOpt = Annotated[str | None, typer.Option(
     "--kubeconfig", metavar="FILE",
     help="Kubeconfig file. Default: the files in KUBECONFIG merged as kubectl merges them, "
@@ -76,6 +86,11 @@ NamespaceOpt = Annotated[str | None, typer.Option(
     "--namespace", "-n", metavar="NS",
     help="Namespace of the release (default: the file's, the context's, or the pod's). "
          "Also before the command.")]
+RequestTimeoutOpt = Annotated[float | None, typer.Option(
+    "--request-timeout", metavar="DURATION", parser=request_timeout, show_default="10s",
+    help="How long one request to the Kubernetes API may take, e.g. 5s or 1m. The router "
+         "writes' deadlines are built on it: a step's weight is given up after 3x, a "
+         "promotion or revert after 6x (docs/safety.md). Also before the command.")]
 LogLevelOpt = Annotated[LogLevel | None, typer.Option(
     "--log-level", envvar="SHIFTER_LOG_LEVEL", show_envvar=True, case_sensitive=False,
     help="Least severe log level written to stderr.")]

@@ -14,6 +14,7 @@ from shifter.cli.common import (
     LogFormatOpt,
     LogLevelOpt,
     NamespaceOpt,
+    RequestTimeoutOpt,
     add_secrets,
     connect,
     exit_codes,
@@ -118,6 +119,7 @@ def run(
     allow_same: SameOpt = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
     log_level: LogLevelOpt = None,
     log_format: LogFormatOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="A step whose deadline cannot be "
@@ -153,7 +155,7 @@ def run(
 
         add_secrets([n.url or os.environ.get(n.url_env or "", "") for n in cfg.notify])
         add_secrets(promauth.secrets(cfg.analysis.prometheus_auth))
-        client = connect(kubeconfig, context)
+        client = connect(kubeconfig, context, request_timeout)
         token = str(client.api.configuration.api_key.get("BearerToken") or "")
         add_secrets([token, token.removeprefix("Bearer ")])
         ns = resolve_namespace(namespace, cfg.namespace, client)

@@ -16,6 +16,7 @@ from shifter.cli.common import (
     LogLevelOpt,
     NamespaceOpt,
     Output,
+    RequestTimeoutOpt,
     connect,
     emit_json,
     exit_codes,
@@ -219,6 +220,7 @@ def status(
     timeout: TimeoutOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
     log_level: LogLevelOpt = None,
     log_format: LogFormatOpt = None,
 ) -> None:
@@ -229,7 +231,7 @@ def status(
     with exit_codes(output):
         from shifter.lease import read_record, state_of
 
-        client = connect(kubeconfig, context)
+        client = connect(kubeconfig, context, request_timeout)
         ns = resolve_namespace(namespace, None, client)
         if wait:
             def progress(state: dict[str, Any]) -> None:

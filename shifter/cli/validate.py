@@ -12,6 +12,7 @@ from shifter.cli.common import (
     LogFormatOpt,
     LogLevelOpt,
     NamespaceOpt,
+    RequestTimeoutOpt,
     connect,
     exit_codes,
     resolve_namespace,
@@ -34,6 +35,7 @@ def validate(
     output: OutputOpt = Output.TEXT,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
     log_level: LogLevelOpt = None,
     log_format: LogFormatOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="A step whose deadline cannot be "
@@ -59,7 +61,7 @@ def validate(
                 offline_reporter.emit("summary", outcome="valid", exit_code=0, reason=reason)
                 offline_reporter.close()
             return
-        client = connect(kubeconfig, context)
+        client = connect(kubeconfig, context, request_timeout)
         ns = resolve_namespace(namespace, cfg.namespace, client)
         reporter = make_reporter(output, release=cfg.release, namespace=ns,
                                  services={c: cfg.service(c) for c in ("blue", "green")})

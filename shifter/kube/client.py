@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Seconds one request may take (connect and read), as kubectl's --request-timeout. The
+# deadlines of the router writes are built on it (shifter.writes.WriteTimeouts).
+REQUEST_TIMEOUT = 10.0
 
 
 class PatchType(StrEnum):
@@ -96,7 +99,7 @@ class KubeClient:
     """Get, list, create, replace, patch and delete any object as a dict."""
 
     def __init__(self, api_client: ApiClient, *, default_namespace: str = "default",
-                 request_timeout: float = 10.0) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.api = api_client
         self.default_namespace = default_namespace
         self.request_timeout = request_timeout
@@ -194,11 +197,12 @@ class KubeClient:
 
 
 def load_client(*, kubeconfig: str | None = None, context: str | None = None,
-                request_timeout: float = 10.0,
+                request_timeout: float = REQUEST_TIMEOUT,
                 service_account_dir: str = SERVICE_ACCOUNT_DIR) -> KubeClient:
     """Credentials as kubectl finds them (``shifter.kube.kubeconfig``): ``--kubeconfig``,
     the merged ``KUBECONFIG`` list, ``~/.kube/config``, then the pod's service account.
-    The default namespace is the context's, or the pod's."""
+    The default namespace is the context's, or the pod's. ``request_timeout``: seconds
+    each request may take (``--request-timeout``)."""
     from kubernetes import client
 
     from shifter.kube import kubeconfig as kc

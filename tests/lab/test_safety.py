@@ -10,6 +10,7 @@ import time
 import pytest
 
 from lab.procs import wait_until
+from shifter.writes import WriteTimeouts
 from tests.lab.cli import (
     STRICT,
     Running,
@@ -23,9 +24,15 @@ from tests.lab.cli import (
 pytestmark = pytest.mark.lab
 
 LEASE = ("coordination.k8s.io/v1", "leases")
-# Longer than the whole forward-write retry window (30 s): the server applies the write
-# after shifter gave up on it and reverted.
-LATE = 35.0
+# The tests that wait on the client's deadlines run with a short per-request timeout: every
+# deadline of the router writes is built on it (shifter.writes.WriteTimeouts: a forward
+# write given up after 3x, a revert after 6x), so the same timing relations hold, scaled
+# from the default 10 s to 2 s.
+TIMEOUTS = WriteTimeouts(2.0)
+FAST = ("--request-timeout", f"{TIMEOUTS.request:g}s")
+# Longer than the whole forward-write retry window (3 request timeouts) plus one more
+# request: the server applies the write after shifter gave up on it and reverted.
+LATE = TIMEOUTS.forward + TIMEOUTS.request
 
 
 def record(lab):
@@ -65,8 +72,11 @@ def test_a_promote_request_never_carries_into_a_later_rollout(lab_gateway, tmp_p
 def test_a_request_for_another_rollout_is_ignored(lab_gateway, tmp_path):
     lab = lab_gateway
     store = lab.apiserver.store
-    done = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="2s"))
-    assert done.code == 0
+    # Any finished rollout leaves the record whose id the stale request names: one step of
+    # 100% is enough (the assertions are on the next rollout, which walks every step).
+    done = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", bake="2s",
+                                                     steps=[100]))
+    assert done.code == 0, done.stderr[-3000:]
     old_rollout = record(lab).get("rollout")
     lease = store.get(*LEASE, lab.namespace, "shifter-shop")
     lease["metadata"]["annotations"]["shifter.dev/request"] = json.dumps(
@@ -133,19 +143,24 @@ def test_a_request_to_a_held_rollout_is_acted_on_by_the_resumed_run(lab_gateway,
 def test_a_late_applied_forward_write_never_leaves_traffic_on_green(lab, tmp_path,
                                                                      monkeypatch):
     # The API server holds each of the first three forward writes for LATE seconds and then
-    # applies it, long after the client timed out (10 s) and after shifter gave up (30 s)
-    # and reverted. nginx: a canary create; service: a selector patch.
+    # applies it, long after the client timed out (2 s) and after shifter gave up (6 s: the
+    # three attempts of the retry window) and reverted. nginx: a canary create; service: a
+    # selector patch. The lab's server has no request timeout of its own (a delayed write
+    # is applied whenever its delay ends), so the grace is set outright to outlast it, as
+    # docs/safety.md says for such a server.
     monkeypatch.setenv("SHIFTER_LATE_WRITE_GRACE", str(LATE + 2))
     plural = "ingresses" if lab.router == "nginx" else "services"
     lab.apiserver.faults.set(resource=plural, verbs="write", delayed_writes=3,
                              apply_delay=LATE)
     t0 = time.monotonic()
-    result = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, lab.router), timeout=180)
+    result = shifter(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, lab.router), *FAST,
+                     timeout=120)
     assert result.code == 5, result.stderr[-3000:]
     assert len(result.of("reverted")) == 1
-    # every delayed write has been answered or refused by now
-    wait_until(lambda: time.monotonic() - t0 > LATE + 25, timeout=120, interval=0.5,
-               what="the late writes to land")
+    # every delayed write has been answered or refused by now: the last one was sent
+    # within the retry window and lands LATE seconds later
+    wait_until(lambda: time.monotonic() - t0 > LATE + TIMEOUTS.forward + 1, timeout=60,
+               interval=0.2, what="the late writes to land")
     wait_for_split(lab, {"blue": 100.0}, timeout=10)
     state = record(lab)
     assert state["phase"] == "failed" and state["weight"] == 0
@@ -370,14 +385,14 @@ def test_a_failed_revert_records_the_weight_as_unknown(lab_gateway, tmp_path):
     lab = lab_gateway
     lab.fault("green", error_rate=0.3)
     run = Running(lab, "run", "shop", "-f", run_cfg(lab, tmp_path, "gateway", analysis=STRICT),
-                  log_dir=tmp_path)
+                  *FAST, log_dir=tmp_path)
     try:
         run.wait_for_event(lambda e: e.get("event") == "step")
-        # every write to the route fails from now on: the revert retries for 60 s, then
-        # gives up with traffic still on green
+        # every write to the route fails from now on: the revert retries for 6 request
+        # timeouts (12 s here, 60 s at the default), then gives up with traffic still on green
         lab.apiserver.faults.set(resource="httproutes", verbs="write", error_rate=1.0,
                                  error_code=500)
-        result = run.wait(timeout=150)
+        result = run.wait(timeout=90)
     finally:
         run.kill()
         lab.apiserver.faults.clear()

@@ -335,3 +335,98 @@ def test_an_unexpected_error_is_one_line_exit_1_without_secrets(monkeypatch, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("internal error: RuntimeError")
     assert "planted-secret-value" not in err
+
+
+# -- --request-timeout: kubectl's global flag -----------------------------------------------
+
+@pytest.mark.parametrize("name", KUBE_COMMANDS)
+def test_every_command_that_talks_to_the_api_takes_request_timeout(name):
+    result = invoke(name, "--help")
+    assert result.exit_code == 0 and "--request-timeout" in result.output
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("0", "expected a duration above 0 like 5s or 1m, got '0'"),
+    ("0s", "expected a duration above 0 like 5s or 1m, got '0s'"),
+    ("5", "expected a duration with a unit, like 5ms or 5s, got the bare number 5"),
+    ("soon", "expected a duration like 500ms, 10s, 1m30s or 2h, got 'soon'"),
+    ("-1s", "expected a duration that is not negative"),
+])
+@pytest.mark.parametrize("before", [True, False])
+def test_a_bad_request_timeout_is_one_line_naming_the_flag_exit_2(value, expected, before):
+    args = (["--request-timeout", value, "status", "shop"] if before
+            else ["status", "shop", "--request-timeout", value])
+    result = runner.invoke(app, args, prog_name="shifter")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: Invalid value for '--request-timeout': "), lines
+    assert expected in lines[0]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.fixture
+def load_client_calls(monkeypatch):
+    """What the command asked the Kubernetes client for; it stops there (exit 2)."""
+    from shifter.errors import InvalidInput
+    from shifter.kube import client as kube_client
+
+    calls: list[dict] = []
+
+    def fake(**kwargs):
+        calls.append(kwargs)
+        raise InvalidInput("stop here")
+
+    monkeypatch.setattr(kube_client, "load_client", fake)
+    return calls
+
+
+@pytest.mark.parametrize("args,seconds", [
+    (["status", "shop"], 10.0),  # kubectl's default is none; shifter's is 10 s
+    (["--request-timeout", "2s", "status", "shop"], 2.0),
+    (["status", "shop", "--request-timeout", "1m30s"], 90.0),
+    (["--request-timeout", "2s", "status", "shop", "--request-timeout", "500ms"], 0.5),
+    (["-n", "demo", "--request-timeout", "3s", "abort", "shop"], 3.0),
+    (["pause", "shop", "--request-timeout", "3s"], 3.0),
+    (["undo", "shop", "--request-timeout", "4s"], 4.0),
+    (["--request-timeout", "4s", "cleanup", "shop"], 4.0),
+    (["run", "shop", "--prometheus", "http://prom:9090", "--request-timeout", "7s"], 7.0),
+])
+def test_the_request_timeout_reaches_the_client_before_or_after_the_command(
+        args, seconds, load_client_calls):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert [c["request_timeout"] for c in load_client_calls] == [seconds]
+
+
+def test_the_request_timeout_help_states_the_default_and_what_is_built_on_it():
+    text = " ".join(invoke("run", "--help").output.split()).replace("│ ", "")
+    assert "default: (10s)" in text
+    assert "3x" in text and "6x" in text
+
+
+def test_connect_gives_the_client_the_request_timeout(tmp_path):
+    """The flag's value is the client's per-request timeout (each request's urllib3
+    timeout, shifter.kube.client.KubeClient.request)."""
+    import yaml
+
+    from shifter.cli.common import ROOT, connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "lab", "user": {"token": "t"}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "lab"}}]}))
+    ROOT.clear()
+    try:
+        assert connect(str(path), None).request_timeout == 10.0
+        assert connect(str(path), None, 2.5).request_timeout == 2.5
+        ROOT["request_timeout"] = 4.0  # given before the command
+        assert connect(str(path), None).request_timeout == 4.0
+        assert connect(str(path), None, 0.5).request_timeout == 0.5  # after it wins
+    finally:
+        ROOT.clear()
