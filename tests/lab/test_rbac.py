@@ -543,3 +543,27 @@ def test_without_the_review_a_denied_canary_patch_moves_no_traffic(lab_session: 
     assert canary is not None
     assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
     assert lab.controller is not None and lab.controller.split.get("blue") == 100.0
+
+
+def test_a_resumed_rollout_refused_by_the_review_puts_the_traffic_back_first(
+        lab_session: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed at 10% on green; the next run may write the router but not the
+    Deployments it now needs (a scale-down after the promotion): the review refuses it
+    (exit 2), and the crashed run's unverified 10% is reverted first, as a refused
+    pre-flight check does (``rollout._revert_unverified``), not left on green."""
+    monkeypatch.setenv("SHIFTER_LEASE_SECONDS", "2")
+    lab = lab_session
+    lab.reseed("gateway")
+    rules = render_roles("gateway")[0]["rules"]
+    runner, _ = users(lab, tmp_path, "gateway")
+    crash_after_first_step(runner, lab, "gateway")
+    wait_for_split(lab, {"blue": 90.0, "green": 10.0}, timeout=10)
+    index = next(i for i, r in enumerate(rules)
+                 if r["resources"] == ["deployments"] and "patch" in r["verbs"])
+    lab.apiserver.set_rules(RUNNER, without(rules, index, "patch"), namespace=lab.namespace)
+    result = runner.run("gateway", **SLOW, **SCALE_DOWN)
+    assert result.code == 2, result.stderr[-3000:]
+    errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 1 and "cannot patch deployments.apps/" in errors[0], errors
+    assert "(pre-flight access review)" in errors[0], errors
+    wait_for_split(lab, {"blue": 100.0}, timeout=10)
