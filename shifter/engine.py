@@ -25,23 +25,23 @@ import structlog
 
 from shifter import retry
 from shifter.analysis.analyzer import Analyzer
-from shifter.analysis.outcome import tick_cause, unmeasured_reason
-from shifter.analysis.verdict import Cause, CheckResult, Verdict, combine
+from shifter.bookkeeping import HISTORY as HISTORY
+from shifter.bookkeeping import RecordsAndEvents
 from shifter.errors import (
     Forbidden,
     InvalidInput,
-    PrometheusUnavailable,
     ShifterError,
 )
 from shifter.gates import GatesAndWatch
-from shifter.keeper import LOOP_BUDGET, POLL_EVERY, LeaseKeeper
+from shifter.keeper import LOOP_BUDGET, LeaseKeeper
 from shifter.kevents import EventRecorder
-from shifter.lease import Lease, LockLost, parse_time
+from shifter.lease import Lease, LockLost
 from shifter.notify import Notifier
 from shifter.plan import Plan
-from shifter.record import Aftercare, OperatorRequest, Record, belongs_to
+from shifter.record import Aftercare
 from shifter.report import Reporter
 from shifter.routers.base import Colour, Router, Target
+from shifter.sampling import SamplingLoop, _Signalled
 from shifter.state import (
     Action,
     AwaitApproval,
@@ -52,10 +52,8 @@ from shifter.state import (
     Phase,
     Promote,
     Release,
-    Request,
     Revert,
     RevertCause,
-    Sample,
     SetWeight,
     Start,
     StartWatch,
@@ -68,12 +66,6 @@ from shifter.state import (
 from shifter.writes import RouterWrites, WriteTimeouts
 
 log = structlog.get_logger("shifter.engine")
-
-HISTORY = 60  # verdicts kept in memory (the record keeps fewer if they do not fit)
-
-
-class _Signalled(Exception):
-    """A signal arrived during a retry's wait."""
 
 
 class Interrupt:
@@ -95,7 +87,7 @@ class Outcome:
 
 
 @dataclass
-class Engine(GatesAndWatch):
+class Engine(SamplingLoop, RecordsAndEvents, GatesAndWatch):
     """One rollout of ``new`` over ``plan``."""
 
     router: Router
@@ -254,121 +246,6 @@ class Engine(GatesAndWatch):
             if follow is not None:
                 self.feed(follow)
 
-    def _wait_for_event(self) -> Event:
-        """Block until the next sample is due, an operator request, or a signal."""
-        self._flush_kevents()
-        while True:
-            now = self.clock()
-            if self.interrupt.signalled:
-                return self._take_signal()
-            self._raise_if_superseded()
-            keeper = self._keeper
-            if keeper.broken:
-                reason, keeper.broken = keeper.broken, None
-                return Broken(now, reason)
-            if self.state.phase.is_active and keeper.expired():
-                return Broken(now, "this run's lease expired while the Lease API was "
-                              "failing: another run could take the release, so no traffic "
-                              "moves forward")
-            if self._next_tick is not None and now >= self._next_tick:
-                self._next_tick += self.plan.interval
-                if self._next_tick <= now:  # a slow tick: do not pile samples up
-                    self._next_tick = self._aligned(now + self.plan.interval, now)
-                return self._sample(now)
-            if keeper.due(now):
-                req = keeper.poll()
-                if req is not None and req.id not in self.handled:
-                    request = self._request(req)
-                    if request is not None:
-                        return request
-                continue
-            wait = keeper.wait(now, POLL_EVERY if self._next_tick is None
-                               else self._next_tick - now)
-            self.sleep(max(0.01, min(wait, 0.1)))
-
-    def _aligned(self, due: float, now: float) -> float:
-        """A tick due at ``due`` moved to just after a scrape of the new colour's series
-        (``Analyzer.tick_shift``), never earlier than half an interval from ``now``."""
-        if self.analyzer is None:
-            return due
-        shift = self.analyzer.tick_shift(time.time() + (due - now), self.plan.interval)
-        return max(due + shift, now + self.plan.interval / 2)
-
-    def _take_signal(self) -> Interrupted:
-        self.interrupt.signalled = None
-        log.warning("interrupted", action=self.on_interrupt)
-        return Interrupted(self.clock(), hold=self.on_interrupt == "hold")
-
-    def _sleep_unless_signalled(self, seconds: float) -> None:
-        """A retry's wait, cut short by a signal (raises ``_Signalled``)."""
-        end = self.clock() + seconds
-        while True:
-            if self.interrupt.signalled:
-                raise _Signalled()
-            left = end - self.clock()
-            if left <= 0:
-                return
-            self.sleep(min(0.05, left))
-
-    def _request(self, req: OperatorRequest) -> Event | None:
-        """The request as an event, or None when it is not for this rollout or unknown."""
-        self.handled.append(req.id)
-        if not belongs_to(req, self.rollout_id, self.started_wall, parse_time(req.at)):
-            log.warning("ignored a request posted to another rollout", action=req.action,
-                        by=req.by, rollout=req.rollout)
-            self._persist(deadline=LOOP_BUDGET)
-            return None
-        action = req.known
-        if action is None:
-            log.warning("ignored an unknown request", action=req.action, by=req.by)
-            self._kevent("RequestIgnored", f"unknown request {req.action[:80]!r} from "
-                         f"{req.by}: expected abort, approve, promote, promote-full, "
-                         f"promote-force, pause or resume", warning=True)
-            self._persist(deadline=LOOP_BUDGET)
-            return None
-        self.reporter.emit("request", action=action.value, by=req.by)
-        self._kevent("OperatorRequest", f"{action.value} requested by {req.by}")
-        return Request(self.clock(), action.value)
-
-    def _sample(self, now: float) -> Sample | Broken:
-        assert self.analyzer is not None
-        analyzer = self.analyzer
-        since = self.state.since if self.state.since is not None else now
-        window = now - since
-        step = self.plan.steps[self.state.step]
-        try:
-            results = retry.prometheus(lambda: analyzer.evaluate(window),
-                                       what="analysis", deadline=min(2.0, self.plan.interval),
-                                       clock=self.clock, sleep=self._sleep_unless_signalled)
-        except _Signalled:  # Prometheus retries never hold up a signal: judge nothing
-            return Sample(now, Verdict.INCONCLUSIVE, "interrupted while querying Prometheus")
-        except PrometheusUnavailable as exc:
-            results = []
-            reason = f"Prometheus unavailable: {exc}"
-            verdict = Verdict.INCONCLUSIVE
-            unmeasured: str | None = str(exc)
-        else:
-            verdict = combine(results)
-            reason = "; ".join(r.reason for r in results if r.verdict is not Verdict.PASS)
-            unmeasured = unmeasured_reason(results)
-        gone = self.analyzer.outage.observe(now, unmeasured)
-        cause = tick_cause(results, verdict)
-        checks = [_result_dict(r) for r in results]
-        self.reporter.emit("verdict", step=self.state.step, weight=step.weight,
-                           elapsed=round(self.state.elapsed(now), 3), window=round(window, 3),
-                           verdict=verdict.value, cause=cause, reason=reason, checks=checks)
-        self.history.append({"step": self.state.step, "weight": step.weight,
-                             "verdict": verdict.value, "cause": cause,
-                             "at": round(time.time(), 3), "reason": reason,
-                             "values": {c["check"]: c["values"] for c in checks}})
-        del self.history[:-HISTORY]
-        self.last_cause = cause
-        if gone is not None:
-            self.last_cause = Cause.PROMETHEUS_UNAVAILABLE.value
-            return Broken(now, gone)
-        if verdict is Verdict.FAIL:  # written after the decision (and a revert's write)
-            self._deferred.append(("CheckFailed", reason))
-        return Sample(now, verdict, reason or ("all checks pass" if results else "no data"))
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -490,62 +367,8 @@ class Engine(GatesAndWatch):
     def _release(self, reason: str) -> None:
         self._kevent("RolloutHeld", reason, warning=True)
 
-    # -- record keeping ----------------------------------------------------------------------
-
-    def record(self) -> Record:
-        s = self.state
-        return Record(
-            rollout=self.rollout_id, phase=s.phase, step=s.step, steps=list(self.plan.weights),
-            weight=self.weight_read, new=self.new.value, live=self.live.value,
-            reason=s.reason, revert_cause=s.revert_cause,
-            started=round(self.started_wall, 3),
-            step_started=round(time.time() - s.elapsed(self.clock()), 3),
-            router=self.router_record, namespace=self.target.namespace,
-            services={"blue": self.target.blue_service, "green": self.target.green_service},
-            promote_requested=s.promote_requested, handled=self.handled[-20:],
-            history=[_verdict(h) for h in self.history[-HISTORY:]], deploy=self.deploy,
-            cause=self.last_cause,
-            analysis=self.analyzer.state() if self.analyzer is not None else {},
-            watch_until=self._wall(s.watch_until) if s.phase is Phase.WATCHING else None,
-            approval_until=(self._wall(s.awaiting_since + self.plan.approval_timeout)
-                            if s.phase is Phase.AWAITING_APPROVAL
-                            and s.awaiting_since is not None else None),
-            promoted_at=self._wall(s.promoted_at), aftercare=self.aftercare,
-            deployments=self.deployments)
-
-    def _persist(self, *, deadline: float | None = None) -> None:
-        """Record the state in the Lease (``LeaseKeeper.persist``)."""
-        self._keeper.persist(self.record(), final=self.state.phase.is_final,
-                             deadline=deadline)
-
-    def _flush_kevents(self) -> None:
-        """Write the Warning Events held back so they never delay a decision."""
-        while self._deferred:
-            reason, message = self._deferred.pop(0)
-            self._kevent(reason, message, warning=True)
-
-    def _kevent(self, reason: str, message: str, *, warning: bool = False) -> None:
-        if self.events is not None:
-            self.events.record(reason, message, warning=warning)
-
-    def _notify(self, event: str, **payload: Any) -> None:
-        if self.notifier is not None:
-            self.notifier.notify(event, {"new": self.target.service(self.new), **payload})
-
     def _finish(self) -> Outcome:
         self._flush_kevents()
         s = self.state
         return Outcome(s.phase, s.reason or s.phase.value, s.phase.exit_code,
                        self.revert_seconds)
-
-
-def _verdict(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: entry.get(k) for k in ("step", "weight", "verdict", "cause", "at", "reason",
-                                      "values")
-            if entry.get(k) is not None}
-
-
-def _result_dict(r: CheckResult) -> dict[str, Any]:
-    return {"check": r.check, "verdict": r.verdict.value, "cause": r.cause.value,
-            "reason": r.reason,
-            "query": r.query, "values": dict(r.values)}
