@@ -145,6 +145,9 @@ def dry_run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter)
     p = Prepared(cfg, client, namespace, reporter)
     split = p.check_cluster()
     current = read_record(client, cfg.release, namespace)
+    # the writes dryRun=All cannot try (the Lease, Events) are reviewed like a run's
+    access.review_run(client, cfg, p.router, namespace,
+                      Lease(client, cfg.release, namespace).ref, current, emit=reporter.emit)
     held = holder_of(current) if current else None
     if held:
         reporter.emit("preflight", check="lock",

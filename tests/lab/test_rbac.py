@@ -567,3 +567,21 @@ def test_a_resumed_rollout_refused_by_the_review_puts_the_traffic_back_first(
     assert len(errors) == 1 and "cannot patch deployments.apps/" in errors[0], errors
     assert "(pre-flight access review)" in errors[0], errors
     wait_for_split(lab, {"blue": 100.0}, timeout=10)
+
+
+def test_a_dry_run_finds_a_missing_lease_permission(lab_session: Lab, tmp_path: Path) -> None:
+    """``--dry-run`` sends the router's writes with dryRun=All (RBAC checks those) but
+    cannot try the Lease: the access review finds a runner that may not update it."""
+    lab = lab_session
+    lab.reseed("gateway")
+    rules = render_roles("gateway")[0]["rules"]
+    index = next(i for i, r in enumerate(rules)
+                 if r["resources"] == ["leases"] and "update" in r["verbs"])
+    runner, _ = users(lab, tmp_path, "gateway", runner=without(rules, index, "update"))
+    before = router_objects(lab)
+    result = runner.shifter("run", "shop", "-f", runner.config_file("gateway"), "--dry-run")
+    assert result.code == 2, result.stderr[-3000:]
+    errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: forbidden: cannot update leases.coordination.k8s.io/shifter-shop"), errors
+    assert router_objects(lab) == before

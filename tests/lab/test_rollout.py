@@ -92,6 +92,7 @@ def test_dry_run_and_validate_change_nothing(lab, tmp_path):
     # (nginx without a canary: a step is two writes, the create at weight 0 and the patch)
     assert list(dict.fromkeys(c["step"] for c in changes))[:3] == [1, 2, 3]
     assert all(c["verb"] in ("patch", "create") and c["body"] for c in changes)
+    assert [e["check"] for e in dry.of("preflight")].count("access") == 1  # reviewed too
     valid = shifter(lab, "validate", "-f", str(path))
     assert valid.code == 0, valid.stderr
     assert resource_versions(lab) == before
