@@ -24,7 +24,6 @@ The pure parts (``review_body``, ``verdict``, ``refusal``) are tested without I/
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any, Protocol
 import structlog
 
 from shifter.errors import Forbidden, ShifterError
-from shifter.kube.client import KubeClient, ObjectRef
+from shifter.kube.client import KubeClient, ObjectRef, bounded
 
 log = structlog.get_logger("shifter.access")
 
@@ -97,15 +96,6 @@ class _Unreviewable(Exception):
     """The review could not be made; ``args[0]`` says why."""
 
 
-def _bounded(client: KubeClient) -> KubeClient:
-    timeout = getattr(client, "request_timeout", None)
-    if not isinstance(timeout, int | float) or timeout <= REQUEST_TIMEOUT:
-        return client
-    bounded = copy.copy(client)
-    bounded.request_timeout = REQUEST_TIMEOUT
-    return bounded
-
-
 def _ask(client: KubeClient, access: Access) -> tuple[bool, str]:
     try:
         answer = client.request("POST", PATH, body=review_body(access),
@@ -126,7 +116,7 @@ def review(client: KubeClient, planned: Iterable[Access]) -> int:
     wanted = list(dict.fromkeys(planned))
     if not wanted:
         return 0
-    api = _bounded(client)
+    api = bounded(client, REQUEST_TIMEOUT)
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(wanted)),
                             thread_name_prefix="shifter-access") as pool:
         futures = [pool.submit(_ask, api, a) for a in wanted]

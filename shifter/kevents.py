@@ -7,14 +7,13 @@ writes them after the decision they report (a revert's router write comes first)
 
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
 import structlog
 
 from shifter.errors import ShifterError
-from shifter.kube.client import KubeClient, ObjectRef
+from shifter.kube.client import KubeClient, ObjectRef, bounded
 from shifter.lease import now_micro
 
 log = structlog.get_logger("shifter.events")
@@ -22,22 +21,12 @@ log = structlog.get_logger("shifter.events")
 REQUEST_TIMEOUT = 1.0  # seconds one Event request may take
 
 
-def _bounded(client: KubeClient) -> KubeClient:
-    """``client`` with its per-request timeout cut to ``REQUEST_TIMEOUT``."""
-    timeout = getattr(client, "request_timeout", None)
-    if not isinstance(timeout, int | float) or timeout <= REQUEST_TIMEOUT:
-        return client
-    bounded = copy.copy(client)
-    bounded.request_timeout = REQUEST_TIMEOUT
-    return bounded
-
-
 class EventRecorder:
     """Writes core/v1 Events whose involvedObject is the router's main object."""
 
     def __init__(self, client: KubeClient, target: ObjectRef, *, identity: str,
                  enabled: bool = True) -> None:
-        self.client = _bounded(client)
+        self.client = bounded(client, REQUEST_TIMEOUT)
         self.target = target
         self.identity = identity
         self.enabled = enabled

@@ -9,6 +9,7 @@ Retries are not done here: ``shifter.retry`` wraps calls with the project's poli
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -278,3 +279,16 @@ def _load_in_cluster(sources: Any, service_account_dir: str, configuration: Any)
         with open(ns_file) as fh:
             namespace = fh.read().strip() or "default"
     return namespace
+
+
+def bounded(client: KubeClient, seconds: float) -> KubeClient:
+    """``client`` with its per-request timeout cut to ``seconds`` (itself when already at
+    or below it): for best-effort calls (Events, access reviews) that must not hold up
+    the rollout for a whole request timeout."""
+    timeout = getattr(client, "request_timeout", None)
+    if not isinstance(timeout, int | float) or timeout <= seconds:
+        return client
+    out = copy.copy(client)
+    out.request_timeout = seconds
+    return out
+
