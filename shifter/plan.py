@@ -164,6 +164,11 @@ def timeline(plan: Plan, rps: float, *, min_requests: int, limit: float, alpha: 
         return max(1, math.ceil(seconds / plan.interval - 1e-9)) * plan.interval
 
     out = []
+    def needed_at(alpha_: float, tol: float) -> float:
+        return requests_to_pass(limit, min(1.0, (1 + tol) * limit), alpha_, limit)
+
+    to_pass_step = needed_at(PASS_ALPHA, pass_tolerance)
+    to_promote = needed_at(PROMOTE_ALPHA, min(pass_tolerance, PROMOTE_TOLERANCE))
     carried = 0.0  # requests the release got in the earlier steps
     for s in plan.steps:
         new = rps * s.weight / 100
@@ -172,9 +177,7 @@ def timeline(plan: Plan, rps: float, *, min_requests: int, limit: float, alpha: 
             return n / new if new > 0 else math.inf
 
         promotes = s.weight >= 100  # as the analyzer judges it
-        p_alpha, tol = ((PROMOTE_ALPHA, min(pass_tolerance, PROMOTE_TOLERANCE)) if promotes
-                        else (PASS_ALPHA, pass_tolerance))
-        needed = requests_to_pass(limit, min(1.0, (1 + tol) * limit), p_alpha, limit)
+        needed = to_promote if promotes else to_pass_step
         to_min = tick(per(min_requests))
         to_pass = max(to_min, tick(per(max(0.0, needed - carried))))
         out.append(Forecast(

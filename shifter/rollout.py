@@ -22,7 +22,7 @@ from shifter.engine import Engine, Interrupt, Outcome
 from shifter.errors import InvalidInput, LockHeld, ShifterError, Unavailable
 from shifter.kevents import EventRecorder
 from shifter.kube.client import KubeClient
-from shifter.lease import Lease, holder_of, read_record, state_of
+from shifter.lease import Lease, holder_of, lease_ref, read_record, state_of
 from shifter.notify import Notifier
 from shifter.plan import Plan, make_plan
 from shifter.preflight import check_deployment, check_queries, check_services
@@ -147,7 +147,7 @@ def dry_run(cfg: Config, client: KubeClient, namespace: str, reporter: Reporter)
     current = read_record(client, cfg.release, namespace)
     # the writes dryRun=All cannot try (the Lease, Events) are reviewed like a run's
     access.review_run(client, cfg, p.router, namespace,
-                      Lease(client, cfg.release, namespace).ref, current, emit=reporter.emit)
+                      lease_ref(cfg.release, namespace), current, emit=reporter.emit)
     held = holder_of(current) if current else None
     if held:
         reporter.emit("preflight", check="lock",

@@ -207,7 +207,7 @@ class Analyzer:
                 )
             self.evidence[check.name].baseline = s
             results.append(self.judge(check, promql, samples))
-        self.scrape = self._scrape_interval(at)
+        self.scrape = self._measure_scrape(at)
         if self.strict and self.plan is not None:
             first, forecasts = self.forecasts(self.plan)
             if first is not None:
@@ -215,7 +215,7 @@ class Analyzer:
                                     min_requests=first.min_requests)
         return results
 
-    def _scrape_interval(self, at: float) -> Scrape | None:
+    def _measure_scrape(self, at: float) -> Scrape | None:
         """How the first count check's series are scraped (None if unknown)."""
         counted = sorted(self.checks, key=lambda c: c.kind is CheckKind.THRESHOLD)
         for check in counted[:1]:

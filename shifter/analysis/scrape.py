@@ -66,13 +66,6 @@ def measure(source: QuerySource, promql: str, *, at: float, prefer: str = "") ->
     return Scrape(sel, statistics.median(gaps), max(mine or last.values()))
 
 
-def scrape_interval(source: QuerySource, promql: str, *, at: float) -> float | None:
-    """Seconds between the last two samples of the series ``promql`` reads (median over
-    series), or None when it cannot be told."""
-    found = measure(source, promql, at=at)
-    return None if found is None else found.interval
-
-
 MARGIN = 0.1  # of a scrape interval: a tick this long after a scrape finds it ingested
 
 
